@@ -1,0 +1,67 @@
+"""`python -m app …`: up, migrate, create-project, sweep, reanalyse."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from app.runtime.supervisor import run_up
+
+    return run_up(host=args.host, port=args.port, web_workers=args.web_workers)
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from app.runtime.migrate import upgrade_head
+
+    upgrade_head()
+    print("database is at the latest migration")
+    return 0
+
+
+def cmd_create_project(args: argparse.Namespace) -> int:
+    from app.db import sync_session
+    from app.projects.service import create_project, dsn_for
+
+    with sync_session() as session:
+        project = create_project(session, args.name)
+        print(f"project {project.name!r} (id {project.id})")
+        print(dsn_for(project))
+    return 0
+
+
+def cmd_sweep(_args: argparse.Namespace) -> int:
+    from app.analysis.sweeper import sweep
+
+    print(f"re-enqueued {sweep()} analyses")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Faultline command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start everything (embedded PostgreSQL/Valkey unless URLs are set)")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--web-workers", type=int, default=2)
+    up.set_defaults(func=cmd_up)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    create = sub.add_parser("create-project", help="create a project and print its DSN (last line)")
+    create.add_argument("name")
+    create.set_defaults(func=cmd_create_project)
+
+    sub.add_parser("sweep", help="re-enqueue stale pending analyses once").set_defaults(func=cmd_sweep)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Database engines and sessions: async for the API, sync for the Celery worker and the CLI.
+
+Services take a session and never commit; whoever owns the unit of work (a request, a task,
+a CLI command) commits or rolls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import create_engine, make_url
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import get_settings
+
+# Fail fast when PostgreSQL is gone, so ingest can answer 503 within its budget instead of hanging.
+CONNECT_ARGS = {"connect_timeout": 2}
+
+
+@lru_cache
+def get_async_engine() -> AsyncEngine:
+    settings = get_settings()
+    return create_async_engine(
+        settings.async_database_url,
+        pool_size=20,
+        max_overflow=10,
+        pool_timeout=2,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        connect_args=CONNECT_ARGS,
+    )
+
+
+@lru_cache
+def get_async_sessionmaker() -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(get_async_engine(), expire_on_commit=False)
+
+
+@lru_cache
+def get_sync_engine() -> Engine:
+    return create_engine(
+        get_settings().database_url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        connect_args=CONNECT_ARGS,
+    )
+
+
+@lru_cache
+def get_sync_sessionmaker() -> sessionmaker[Session]:
+    return sessionmaker(get_sync_engine(), expire_on_commit=False)
+
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: one session per request; commits on success, rolls back on error."""
+    async with get_async_sessionmaker()() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+@contextmanager
+def sync_session() -> Iterator[Session]:
+    """A worker/CLI unit of work: commits on success, rolls back on error."""
+    with get_sync_sessionmaker()() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def ensure_database_exists(database_url: str) -> None:
+    """Create the target database when missing, so `alembic upgrade head` works on a bare server."""
+    url = make_url(database_url)
+    name = url.database
+    if not name:
+        return
+    conninfo = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -1,0 +1,92 @@
+"""POST /api/v1/events: the seed's JSON ingest endpoint."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+
+from app.config import get_settings
+from app.errors import AppError
+from app.ingest.normalize import normalize_seed_event
+from app.ingest.pipeline import accept_event, ingest_session
+from app.ingest.seed_schema import EventAccepted, SeedEventIn
+from app.projects import service as project_service
+
+router = APIRouter(tags=["ingest"])
+
+MAX_SEED_BODY_BYTES = 1024 * 1024
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming each offending field, e.g. `message: Field required`."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]) or "body"
+        parts.append(f"{field}: {error['msg']}")
+    return "invalid event: " + "; ".join(parts)
+
+
+async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
+    """Read at most max_bytes of body (chunked or not) and parse one JSON object."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise AppError(f"request body larger than {max_bytes} bytes", 413)
+    if not body:
+        raise AppError("request body is empty; expected a JSON object", 400)
+    try:
+        data = orjson.loads(bytes(body))
+    except orjson.JSONDecodeError as exc:
+        raise AppError(f"request body is not valid JSON: {exc}", 400) from exc
+    if not isinstance(data, dict):
+        raise AppError("request body must be a JSON object", 400)
+    return data
+
+
+@router.post(
+    "/api/v1/events",
+    status_code=201,
+    response_model=EventAccepted,
+    summary="Report an error event (the seed's JSON format)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SeedEventIn.model_json_schema()}},
+        }
+    },
+    responses={
+        400: {"description": "Malformed JSON"},
+        403: {"description": "Unknown project_key while AUTO_CREATE_PROJECTS is off"},
+        413: {"description": "Body over 1 MiB"},
+        422: {"description": "A field is missing or invalid; the message names it"},
+        503: {"description": "Event store unavailable; retry after Retry-After seconds"},
+    },
+)
+async def ingest_seed_event(request: Request) -> EventAccepted:
+    """Store the event and answer at once; a server error (status >= 500) is queued for analysis."""
+    raw = await read_json_object(request, MAX_SEED_BODY_BYTES)
+    try:
+        seed = SeedEventIn.model_validate(raw)
+    except ValidationError as exc:
+        raise AppError(describe_validation_error(exc), 422) from exc
+    event = normalize_seed_event(raw, received_at=datetime.now(UTC))
+    settings = get_settings()
+    async with ingest_session() as session:
+        project = await project_service.get_or_create_by_key(
+            session, seed.project_key, auto_create=settings.auto_create_projects
+        )
+        if project is None:
+            raise AppError(f"unknown project_key {seed.project_key!r}", 403)
+        stored = await accept_event(session, request.app.state.dispatcher, project, event, raw)
+    return EventAccepted(
+        id=stored.id,
+        event_id=stored.event_id,
+        issue_id=stored.issue_id,
+        analysis_queued=stored.analysis_id is not None,
+        analysis_id=stored.analysis_id,
+    )

@@ -1,0 +1,19 @@
+"""projects: a tenant; its public key is the DSN key SDKs authenticate with."""
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    public_key: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)  # None: the settings default
+    llm_daily_budget_calls: Mapped[int | None] = mapped_column(Integer)  # None: the settings default

@@ -1,0 +1,45 @@
+"""Projects: creation, lookup by key, and the DSN SDKs are configured with."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from app.config import get_settings
+from app.models import Project
+from app.projects import repository
+
+
+def new_public_key() -> str:
+    return secrets.token_hex(16)
+
+
+def dsn_for(project: Project, public_url: str | None = None) -> str:
+    """Sentry-style DSN: http://<public_key>@<host:port>/<project_id>."""
+    parts = urlsplit(public_url or get_settings().public_url)
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme}://{project.public_key}@{parts.netloc}{path}/{project.id}"
+
+
+async def get_or_create_by_key(
+    session: AsyncSession, project_key: str, *, auto_create: bool
+) -> Project | None:
+    """The seed's `project_key` names a project; unknown names are created when auto-create is on."""
+    project = await repository.get_by_name(session, project_key)
+    if project is None and auto_create:
+        project = await repository.insert_if_absent(session, project_key, new_public_key())
+    return project
+
+
+def create_project(session: Session, name: str) -> Project:
+    """Create (or return the existing) project called `name`."""
+    existing = repository.sync_get_by_name(session, name)
+    if existing is not None:
+        return existing
+    project = Project(name=name, public_key=new_public_key())
+    session.add(project)
+    session.flush()
+    return project

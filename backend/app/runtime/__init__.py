@@ -1,0 +1,1 @@
+"""Running Faultline locally: embedded PostgreSQL/Valkey and the process supervisor behind `make run`."""

@@ -1,0 +1,114 @@
+"""`python -m app up` (what `make run` calls): services, migrations, API, worker, beat; Ctrl-C stops all.
+
+With DATABASE_URL / REDIS_URL unset it boots the embedded PostgreSQL and Valkey under `.data/`;
+with them set it uses those servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from app.runtime.embedded import start_postgres, start_valkey, wait_for_port
+from app.runtime.migrate import BACKEND_DIR, upgrade_head
+
+DATA_DIR = BACKEND_DIR.parent / ".data"
+
+
+def _start(cmd: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
+    log = open(DATA_DIR / "logs" / log_name, "ab")  # noqa: SIM115 - lives as long as the child
+    return subprocess.Popen(cmd, cwd=BACKEND_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _banner(host: str, port: int, dsn: str, project_key: str, extra_lines: list[str]) -> str:
+    base = f"http://{host}:{port}"
+    curl = (
+        f"curl -X POST {base}/api/v1/events -H 'Content-Type: application/json' -d "
+        f'\'{{"project_key": "{project_key}", "message": "Server error", "method": "GET", '
+        f'"path": "/api/test", "status_code": 500, "timestamp": "2024-01-15T12:00:00Z"}}\''
+    )
+    lines = [
+        "",
+        "Faultline is up.",
+        f"  Dashboard and API : {base}/   (OpenAPI docs: {base}/docs)",
+        f"  Sentry DSN        : {dsn}",
+        *extra_lines,
+        "  Send the seed's test event:",
+        f"    {curl}",
+        f"  Logs              : {DATA_DIR / 'logs'}",
+        "  Press Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2) -> int:
+    """Bring everything up and block until interrupted; returns an exit code."""
+    (DATA_DIR / "logs").mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    handles: list[Any] = []
+    children: list[subprocess.Popen[bytes]] = []
+    started = time.monotonic()
+    try:
+        if not env.get("DATABASE_URL"):
+            env["DATABASE_URL"], pg_server = start_postgres(DATA_DIR / "postgres")
+            handles.append(pg_server)
+        if not env.get("REDIS_URL"):
+            env["REDIS_URL"], valkey = start_valkey(DATA_DIR / "valkey")
+            children.append(valkey)
+        env.setdefault("PUBLIC_URL", f"http://{host}:{port}")
+        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL")})
+        from app.config import get_settings
+
+        get_settings.cache_clear()
+        upgrade_head(env["DATABASE_URL"])
+
+        from app.cli_setup import ensure_first_run_objects
+
+        dsn, project_key, extra_lines = ensure_first_run_objects()
+
+        python = sys.executable
+        children.append(
+            _start(
+                [python, "-m", "uvicorn", "app.main:app", "--host", host, "--port", str(port),
+                 "--workers", str(web_workers), "--no-access-log"],
+                env,
+                "api.log",
+            )
+        )  # fmt: skip
+        children.append(
+            _start(
+                [python, "-m", "celery", "-A", "app.celery_worker", "worker", "--queues=ai_analysis",
+                 "--loglevel=info", "--beat", "--schedule", str(DATA_DIR / "celerybeat-schedule")],
+                env,
+                "worker.log",
+            )
+        )  # fmt: skip
+        wait_for_port(host, port, timeout_s=60, process=children[-2])
+        print(_banner(host, port, dsn, project_key, extra_lines))
+        print(f"  (ready in {time.monotonic() - started:.1f}s)", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a Faultline process exited; see the logs under .data/logs. Stopping.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping Faultline…", flush=True)
+        return 0
+    finally:
+        for child in reversed(children):
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGTERM)
+        for child in reversed(children):
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        for handle in handles:
+            with contextlib.suppress(Exception):
+                handle.cleanup()

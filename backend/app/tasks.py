@@ -1,0 +1,53 @@
+"""Celery tasks: thin wrappers that take ids and delegate to the analysis services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from app.analysis import service
+from app.celery_app import HARD_TIME_LIMIT_S, MAX_RETRIES, SOFT_TIME_LIMIT_S, celery_app
+
+logger = logging.getLogger(__name__)
+
+
+@celery_app.task(
+    bind=True,
+    name="app.tasks.perform_ai_analysis",
+    max_retries=MAX_RETRIES,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=SOFT_TIME_LIMIT_S,
+    time_limit=HARD_TIME_LIMIT_S,
+)
+def perform_ai_analysis(self: Task, error_event_id: int) -> str:
+    """Analyse the issue of error event `error_event_id` (skips non-5xx and finished analyses)."""
+    retries_done = self.request.retries
+    try:
+        outcome = service.analyse_event(
+            error_event_id, task_id=self.request.id or "", retries_done=retries_done, max_retries=MAX_RETRIES
+        )
+    except SoftTimeLimitExceeded:
+        outcome = service.fail_after_time_limit(
+            error_event_id, retries_done=retries_done, max_retries=MAX_RETRIES
+        )
+    except service.TRANSIENT_DB_ERRORS as exc:
+        # PostgreSQL unreachable: nothing was recorded, so retry; the sweeper is the backstop.
+        delay = service.backoff_s(retries_done, service.get_settings())
+        logger.warning("database error analysing event %s: %s; retrying in %.0fs", error_event_id, exc, delay)
+        raise self.retry(exc=exc, countdown=delay) from exc
+    if outcome.status == "retry":
+        assert outcome.retry_in_s is not None
+        raise self.retry(countdown=outcome.retry_in_s)
+    logger.info("analysis of event %s: %s %s", error_event_id, outcome.status, outcome.reason)
+    return outcome.status
+
+
+@celery_app.task(name="app.tasks.sweep_pending_analyses", ignore_result=True)
+def sweep_pending_analyses() -> int:
+    """Re-enqueue analyses left pending (Redis was down, a worker died, an ETA task was lost)."""
+    from app.analysis.sweeper import sweep
+
+    return sweep()
