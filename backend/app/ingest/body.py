@@ -87,9 +87,8 @@ def _decoder_for(content_encoding: str | None) -> _Decoder:
         return _DeflateDecoder()
     if encoding == "br":
         return _BrotliDecoder()
-    raise BadPayload(
-        f"unsupported Content-Encoding: {encoding!r}", ["supported: gzip, deflate, br, identity"]
-    )
+    shown = ascii(encoding[:40])  # header-safe: the message may be echoed in X-Sentry-Error
+    raise BadPayload(f"unsupported Content-Encoding: {shown}", ["supported: gzip, deflate, br, identity"])
 
 
 class _Sink:

@@ -27,7 +27,10 @@ MAX_HEADERS_LINE_BYTES = 64 * 1024
 
 
 class IngestError(Exception):
-    """Base for wire-layer errors; `status_code` is the HTTP status to answer with."""
+    """Base for wire-layer errors; `status_code` is the HTTP status to answer with.
+
+    Messages are short and ASCII-only (client data in them is escaped), so they can go into a header.
+    """
 
     status_code: ClassVar[int] = 400
 

@@ -114,11 +114,12 @@ def test_empty_identity_body() -> None:
     assert read([], None) == b""
 
 
-@pytest.mark.parametrize("header", ["zstd", "compress", "gzip, br", "bogus"])
+@pytest.mark.parametrize("header", ["zstd", "compress", "gzip, br", "bogus", "br\u00e9\x7f"])
 def test_unsupported_encodings(header: str) -> None:
     with pytest.raises(BadPayload, match="unsupported Content-Encoding") as caught:
         read([b"x"], header)
     assert caught.value.status_code == 400
+    assert caught.value.message.isascii()
 
 
 @pytest.mark.parametrize(
