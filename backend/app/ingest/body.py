@@ -59,6 +59,8 @@ async def read_body(
 def decode_legacy_store_body(body: bytes, *, max_decompressed: int = MAX_EVENT_BYTES) -> bytes:
     """Decode a `/store/` body: JSON as is, otherwise base64 of JSON or of zlib-compressed JSON."""
     if body.lstrip().startswith(b"{"):
+        if len(body) > max_decompressed:
+            raise PayloadTooLarge(f"store body exceeds {max_decompressed} bytes")
         return body
     try:
         decoded = base64.b64decode(b"".join(body.split()), validate=True)

@@ -311,6 +311,8 @@ def test_store_body_zlib_bomb_is_bounded() -> None:
     assert peak < 5 * MIB
 
 
-def test_store_body_plain_base64_json_over_the_limit() -> None:
-    with pytest.raises(PayloadTooLarge):
-        decode_legacy_store_body(base64.b64encode(EVENT_JSON), max_decompressed=10)
+@pytest.mark.parametrize("body", [EVENT_JSON, base64.b64encode(EVENT_JSON)])
+def test_store_body_json_over_the_limit(body: bytes) -> None:
+    assert decode_legacy_store_body(body, max_decompressed=len(EVENT_JSON)) == EVENT_JSON
+    with pytest.raises(PayloadTooLarge, match="store body exceeds"):
+        decode_legacy_store_body(body, max_decompressed=len(EVENT_JSON) - 1)

@@ -227,15 +227,17 @@ def _sdk_capture() -> tuple[sentry_sdk.Client, SdkEnvelope, str]:
 
 @pytest.mark.parametrize("algo", ["gzip", "br"])
 def test_real_python_sdk_envelope(algo: str) -> None:
+    # The SDK's own wire serialisation (private API of the pinned sentry-sdk): exact bytes and headers.
     client, sdk_envelope, event_id = _sdk_capture()
+    options = dict(client.options)
+    client.close()
+    options["_experiments"] = {"transport_compression_algo": algo}
+    transport = HttpTransport(options)
     try:
-        options = dict(client.options)
-        options["_experiments"] = {"transport_compression_algo": algo}
-        transport = HttpTransport(options)
         content_encoding, body = transport._serialize_envelope(sdk_envelope)
         auth_header = transport._auth.to_header()
     finally:
-        client.close()
+        transport.kill()
     assert content_encoding == algo
 
     raw = read(body.getvalue(), content_encoding)
