@@ -21,6 +21,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +43,7 @@ MAX_LIBRARY_FRAMES = 5
 MAX_CAUSE_APP_FRAMES = 5
 MAX_TAGS = 30
 MAX_CHAIN = 8
+MAX_VALUE_LINES = 30
 CONTEXT_FRAMES = 8  # application frames nearest the crash that get their source lines
 PRE_CONTEXT_LINES = 5
 POST_CONTEXT_LINES = 3
@@ -145,7 +147,10 @@ class _Builder:
         slack = 80 * len(self.sections) + 200
         remaining = max(budget - slack, budget // 2)
         chosen: list[_Piece] = []
+        full: set[int] = set()  # sections that already lost a piece take no further ones
         for piece in sorted(self.pieces):
+            if piece.section in full:
+                continue
             cost = len(piece.text) + 1
             if cost <= remaining:
                 chosen.append(piece)
@@ -155,6 +160,9 @@ class _Builder:
                 cut = _cap(piece.text, remaining - 1)
                 chosen.append(_Piece(piece.rank, piece.position, cut, piece.section))
                 remaining -= len(cut) + 1
+            else:
+                # Keep what is shown contiguous (e.g. the frames nearest the crash, without gaps).
+                full.add(piece.section)
         chosen.sort(key=lambda p: p.position)
 
         lines: list[str] = []
@@ -314,7 +322,13 @@ def _exception_line(exc: ExceptionInfo, value_limit: int) -> str:
     kind = _one_line(exc.type or "Exception", 200)
     if exc.module and exc.type and "." not in exc.type:
         kind = f"{_one_line(exc.module, 120)}.{kind}"
-    line = f"{kind}: {_cap(exc.value, value_limit)}" if exc.value else kind
+    # Multi-line values (SQL errors, tracebacks in messages) are indented under their line.
+    value = _cap(exc.value, value_limit) if exc.value else None
+    if value and value.count("\n") > MAX_VALUE_LINES:
+        kept = value.split("\n", MAX_VALUE_LINES)[:MAX_VALUE_LINES]
+        value = "\n".join(kept) + f"\n…[+{exc.value.count(chr(10)) + 1 - MAX_VALUE_LINES} more lines]"
+    value = value.replace("\n", "\n       ") if value else None
+    line = f"{kind}: {value}" if value else kind
     notes = []
     if exc.mechanism_type:
         notes.append(f"mechanism {_one_line(exc.mechanism_type, 40)}")
@@ -341,14 +355,16 @@ def _frame_text(frame: Frame, *, with_context: bool) -> str:
         for k, src in enumerate(frame.post_context[:POST_CONTEXT_LINES]):
             lines.append(_source_line((frame.lineno or 0) + 1 + k, src, False, frame.lineno is not None))
     elif frame.context_line is not None:
-        lines.append(f"      {_cap(frame.context_line.strip(), 200)}")
+        lines.append(_source_line(frame.lineno or 0, frame.context_line.strip(), False, False))
     return "\n".join(lines)
 
 
 def _source_line(number: int, source: Any, current: bool, numbered: bool) -> str:
     mark = ">" if current else " "
     prefix = f"    {mark}{number:>5} | " if numbered else f"    {mark} | "
-    return prefix + _cap(str(source).rstrip(), 200)
+    text = source if isinstance(source, str) else str(source)
+    head = text[:400].rstrip().replace("\r", "").replace("\n", "\u21b5")  # one source line, one line
+    return prefix + _cap(head, 200, full_length=len(head) + max(len(text) - 400, 0))
 
 
 def _request_line(event: NormalizedEvent) -> str | None:
@@ -403,9 +419,19 @@ def _breadcrumb_line(crumb: Any) -> str:
         parts.append(_one_line(crumb["message"], 240))
     data = crumb.get("data")
     if data:
-        try:
-            compact = json.dumps(data, default=str, ensure_ascii=False, sort_keys=True)[:400]
-        except (TypeError, ValueError):
-            compact = str(data)[:400]
+        compact = json.dumps(_shrink(data), default=str, ensure_ascii=False, sort_keys=True)
         parts.append(_one_line(compact, 200))
     return " ".join(parts) or "(empty)"
+
+
+def _shrink(value: Any, depth: int = 0) -> Any:
+    """A small copy of breadcrumb data: strings, lists and dicts cut before anything is serialised."""
+    if isinstance(value, str):
+        return value[:200]
+    if depth >= 3:
+        return "…"
+    if isinstance(value, dict):
+        return {str(k)[:60]: _shrink(v, depth + 1) for k, v in islice(value.items(), 20)}
+    if isinstance(value, list | tuple):
+        return [_shrink(v, depth + 1) for v in value[:10]]
+    return value if isinstance(value, int | float | bool) or value is None else str(value)[:200]

@@ -32,11 +32,13 @@ Control API (JSON in and out; control calls are not recorded or counted):
 Each LLM call takes the next queued behaviour, or the default when the queue is empty. A
 behaviour is a name or {"kind": name, ...params}:
     good                  200 with the answer JSON as the message text; params: answer (merged
-                          over DEFAULT_ANSWER), model (reported model; default "<requested>-fake")
+                          over DEFAULT_ANSWER), model (reported model; default "<requested>-fake"),
+                          tokens_in / tokens_out (reported usage; default chars / 4),
+                          finish_reason (OpenAI) / stop_reason (Anthropic)
     fenced                the answer inside ```json fences with prose around it
     extra_keys            the answer plus keys the schema does not have
     malformed             prose with a broken JSON object
-    text                  200 with params.content as the message text
+    text                  200 with params.content as the message text (same params as good)
     rate_limit            429; params: retry_after (Retry-After header, default "3"), retry_after_ms
     quota                 OpenAI: 429 insufficient_quota; Anthropic: 400 "credit balance is too low"
     server_error          500 (params.status for another 5xx)
@@ -358,7 +360,8 @@ class _Handler(BaseHTTPRequestHandler):
         requested = str(body.get("model") or "unknown")
         model = behaviour.get("model") or f"{requested}-fake"
         prompt_chars = len(json.dumps(body.get("messages", ""))) + len(str(body.get("system", "")))
-        tokens_in, tokens_out = math.ceil(prompt_chars / 4), math.ceil(len(content) / 4)
+        tokens_in = int(behaviour.get("tokens_in", math.ceil(prompt_chars / 4)))
+        tokens_out = int(behaviour.get("tokens_out", math.ceil(len(content) / 4)))
         if request.api == "anthropic":
             payload: dict[str, Any] = {
                 "id": f"msg_fake_{time.monotonic_ns()}",
