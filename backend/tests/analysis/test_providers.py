@@ -24,7 +24,7 @@ from app.analysis.providers.openai import OpenAIProvider
 from app.analysis.providers.transport import HTTPProvider
 from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
 from tests.fake_llm import fixtures
-from tests.fake_llm.server import DEFAULT_ANSWER, FakeLLMServer
+from tests.fake_llm.server import DEFAULT_ANSWER, FakeLLMProcess, FakeLLMServer
 
 # Until the suite's conftest registers them for every test, this module uses them directly.
 fake_llm_server = fixtures.fake_llm_server
@@ -384,6 +384,26 @@ def test_non_json_success_body_is_permanent(fake_llm: FakeLLMServer) -> None:
 
 def test_provider_repr_hides_the_key(fake_llm: FakeLLMServer) -> None:
     assert API_KEY not in repr(make_provider("openai", fake_llm))
+
+
+def test_standalone_fake_server_is_driven_over_the_control_api() -> None:
+    # What the Celery worker and the benchmark see: a separate process with a fixed latency.
+    with FakeLLMProcess(latency_s=0.3) as fake:
+        fake.script("overloaded")
+        provider = OpenAIProvider(base_url=fake.openai_base_url, api_key=API_KEY, model="m", timeout_s=5)
+
+        with pytest.raises(RetryableProviderError):
+            provider.analyze(make_input())
+        started = time.monotonic()
+        answer = provider.analyze(make_input())
+        elapsed = time.monotonic() - started
+
+        assert answer.result == AnalysisResult(**DEFAULT_ANSWER)
+        assert elapsed >= 0.3
+        assert fake.call_count() == 2
+        assert "'user_id'" in fake.requests()[1]["body"]["messages"][1]["content"]
+        fake.reset()
+        assert fake.call_count() == 0
 
 
 # --- build_provider --------------------------------------------------------------------------

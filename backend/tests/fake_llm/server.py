@@ -540,7 +540,7 @@ def main(argv: list[str] | None = None) -> None:
     server.start()
     print(server.url, flush=True)
     print(f"fake LLM server pid {os.getpid()} on {server.url}", file=sys.stderr, flush=True)
-    while not stopping.wait(0.5):
+    while not stopping.wait(0.2):
         pass
     server.stop()
 
