@@ -98,6 +98,10 @@ def post_json(
         # ConnectError, ReadError, WriteError, RemoteProtocolError (server hung up), proxy errors.
         kind = type(exc).__name__
         raise RetryableProviderError(f"{label}: {kind}: {scrub(_short(str(exc)), secrets)}") from None
+    except httpx.HTTPError as exc:  # e.g. DecodingError: a garbled body, likely from a proxy
+        raise RetryableProviderError(
+            f"{label}: {type(exc).__name__}: {scrub(_short(str(exc)), secrets)}"
+        ) from None
     if not 200 <= response.status_code < 300:
         raise HTTPStatusFailure(response.status_code, response.headers, content)
     try:
@@ -142,6 +146,9 @@ def error_for_status(
     if status == 408 or (status >= 500 and status not in _NOT_RETRYABLE_5XX):
         what = "overloaded" if status == 529 else "server error"
         return RetryableProviderError(f"{label}: {what} (HTTP {status}){detail}", retry_after)
+    if 300 <= status < 400:
+        where = scrub(_short(failure.headers.get("location", "?"), 120), secrets)
+        return PermanentProviderError(f"{label}: redirected (HTTP {status}) to {where}, check LLM_BASE_URL")
     what = {
         400: "bad request",
         401: "authentication failed, check LLM_API_KEY",
