@@ -1,0 +1,1 @@
+"""A fake OpenAI/Anthropic-compatible LLM server for tests and benchmarks (see server.py)."""
