@@ -37,10 +37,12 @@ FOLD_RULES_V1: Sequence[FoldRule] = (
         "quoted",
         # an opening quote not preceded by a letter, so "can't" is no quote
         re.compile(r"""(?<![A-Za-z0-9])'[^'\n]{0,256}'(?![A-Za-z0-9])|"[^"\n]{0,256}"|`[^`\n]{0,256}`"""),
-        lambda m: f"{m.group(0)[0]}<str>{m.group(0)[0]}",
+        # one placeholder for any quote: Python's repr picks " or ' depending on the content
+        "'<str>'",
     ),
     ("uuid", re.compile(_B + r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}" + _E), "<uuid>"),
-    ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    # starts only where a token starts, so a long run of word characters is scanned once
+    ("email", re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+)+"), "<email>"),
     (
         "timestamp",
         re.compile(

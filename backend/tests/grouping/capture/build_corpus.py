@@ -45,7 +45,7 @@ def main() -> None:
     for meta_path in sorted(raw_dir.glob("*.json")):
         meta = json.loads(meta_path.read_text())
         body = meta_path.with_suffix(".body").read_bytes()
-        header, items = split_envelope(body)
+        _header, items = split_envelope(body)
         user_agent = meta["headers"].get("User-Agent") or meta["headers"].get("user-agent", "")
         sdk_name = "py" if "python" in user_agent else "node"
         events = [json.loads(payload) for item, payload in items if item.get("type") == "event"]

@@ -2,8 +2,8 @@
 
 Run: `python capture_python.py DSN VARIANT MAP_FILE` with VARIANT `a` or `b`. Variant `b` is the
 "next release": the app's source is shifted by some lines and the ids in messages differ, so events
-of the same scenario must land in the same group; it also sends gzip instead of brotli. Appends `{event_id, name, expected_group,
-description}` lines to MAP_FILE for build_corpus.py.
+of the same scenario must land in the same group; it also sends gzip instead of brotli.
+Appends `{event_id, name, expected_group, description}` lines to MAP_FILE for build_corpus.py.
 """
 
 from __future__ import annotations
@@ -132,43 +132,70 @@ def main() -> None:
             return
         raise AssertionError("scenario did not raise")
 
-    scenario("valueerror_add_to_cart", "py-valueerror-add-to-cart",
-             "int() on bad input via add_to_cart; b: shifted lines, new release, other input")
+    scenario(
+        "valueerror_add_to_cart",
+        "py-valueerror-add-to-cart",
+        "int() on bad input via add_to_cart; b: shifted lines, new release, other input",
+    )
     raise_and_capture(inv.add_to_cart, {}, "SKU-1", "12x" if b else "abc")
-    scenario("valueerror_import_row", "py-valueerror-import-row",
-             "the same ValueError reached from another call site (import_row)")
+    scenario(
+        "valueerror_import_row",
+        "py-valueerror-import-row",
+        "the same ValueError reached from another call site (import_row)",
+    )
     raise_and_capture(inv.import_row, ["SKU-9", "n/a"])
-    scenario("order_not_found_chained", "py-order-not-found-chained",
-             "raise OrderError from KeyError; b: another order id")
+    scenario(
+        "order_not_found_chained",
+        "py-order-not-found-chained",
+        "raise OrderError from KeyError; b: another order id",
+    )
     raise_and_capture(inv.load_order, {}, 9001 if b else 4711)
     scenario("zerodivision", "py-zerodivision", "ZeroDivisionError: a different error, its own group")
     raise_and_capture(inv.average_price, [])
     if not b:
         scenario("keyerror_reserve", "py-keyerror-reserve", "KeyError in reserve_stock")
         raise_and_capture(inv.reserve_stock, {}, "SKU-3")
-    scenario("log_sync_store", "py-log-sync-store",
-             "logging.error with %s params: grouped by the logentry template")
+    scenario(
+        "log_sync_store",
+        "py-log-sync-store",
+        "logging.error with %s params: grouped by the logentry template",
+    )
     inv.sync_store(204 if b else 17, 5 if b else 3)
-    scenario("log_cache_miss", "py-log-cache-miss",
-             "logging.error with an f-string holding a UUID: grouped by the folded message")
+    scenario(
+        "log_cache_miss",
+        "py-log-cache-miss",
+        "logging.error with an f-string holding a UUID: grouped by the folded message",
+    )
     inv.warm_cache(str(uuid.uuid4()))
-    scenario("log_exception_charge", "py-log-exception-charge",
-             "logging.exception inside except: logentry plus an exception with frames")
+    scenario(
+        "log_exception_charge",
+        "py-log-exception-charge",
+        "logging.exception inside except: logentry plus an exception with frames",
+    )
     inv.charge("ord_7f3a9c2b" if b else "ord_19d2e4aa", 3000 if b else 2500)
     scenario("message_disk_usage", "py-message-disk-usage", "capture_message with numbers that vary")
     sentry_sdk.capture_message(f"Disk usage at {97 if b else 91}% on /dev/sda{2 if b else 1}")
     if not b:
-        scenario("message_nightly_report", "py-message-nightly-report",
-                 "capture_message: another message, another group")
+        scenario(
+            "message_nightly_report",
+            "py-message-nightly-report",
+            "capture_message: another message, another group",
+        )
         sentry_sdk.capture_message("Nightly report generated")
-    scenario("payment_declined_unraised", "py-payment-declined-unraised",
-             "capture_exception of an exception never raised: no frames, grouped by type + folded value")
+    scenario(
+        "payment_declined_unraised",
+        "py-payment-declined-unraised",
+        "capture_exception of an exception never raised: no frames, grouped by type + folded value",
+    )
     customer = "cus_8Hq2LmZ41xQe" if b else "cus_3Jd9KpW20vTa"
     sentry_sdk.capture_exception(
         inv.PaymentDeclined(f"card declined for customer {customer} (charge {uuid.uuid4()})")
     )
-    scenario("fingerprint_default_tenant", "py-fingerprint-default-tenant",
-             "scope.fingerprint = ['{{ default }}', 'tenant-acme'] on the add_to_cart error")
+    scenario(
+        "fingerprint_default_tenant",
+        "py-fingerprint-default-tenant",
+        "scope.fingerprint = ['{{ default }}', 'tenant-acme'] on the add_to_cart error",
+    )
     with sentry_sdk.new_scope() as scope:
         scope.fingerprint = ["{{ default }}", "tenant-acme"]
         raise_and_capture(inv.add_to_cart, {}, "SKU-2", "7 pcs" if b else "??")
@@ -182,8 +209,11 @@ def main() -> None:
     def get_item(item_id: int) -> dict[str, int]:
         return inv.lookup_item(item_id)
 
-    scenario("fastapi_item_missing", "py-fastapi-item-missing",
-             "unhandled LookupError in a FastAPI endpoint (integration event with request, transaction)")
+    scenario(
+        "fastapi_item_missing",
+        "py-fastapi-item-missing",
+        "unhandled LookupError in a FastAPI endpoint (integration event with request, transaction)",
+    )
     client = TestClient(app, raise_server_exceptions=False)
     assert client.get(f"/items/{88 if b else 42}?expand=price").status_code == 500
     assert not current, "the FastAPI scenario sent nothing"
