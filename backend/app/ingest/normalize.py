@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from app.ingest.event import LEVELS, ExceptionInfo, Frame, NormalizedEvent
+from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
 
 TRUNCATION_MARKER = "…[truncated]"
 MAX_MESSAGE = 8 * 1024  # message, logentry, exception value
@@ -705,7 +705,6 @@ def parse_stack_text(text: str) -> tuple[list[ExceptionInfo], str | None]:
 
 
 __all__ = [
-    "LEVELS",
     "TRUNCATION_MARKER",
     "normalize_event_id",
     "normalize_level",
