@@ -1,0 +1,1 @@
+"""Grouping: which issue an event belongs to. Pure functions, versioned; see fingerprint.py."""

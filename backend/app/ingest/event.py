@@ -52,6 +52,8 @@ class NormalizedEvent:
     platform: str = "other"
     level: str = "error"
     message: str | None = None
+    # The unformatted message (logentry.message, e.g. "order %s failed"): grouping prefers it.
+    message_template: str | None = None
     exceptions: list[ExceptionInfo] = field(default_factory=list)
     fingerprint: list[str] | None = None
     status_code: int | None = None

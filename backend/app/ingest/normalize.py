@@ -1,0 +1,717 @@
+"""Normalizers: a Sentry event payload, or the seed's own JSON, in; a `NormalizedEvent` out.
+
+Pure functions, no I/O. Everything a client sends is untrusted: a field of the wrong type is
+dropped, never raised on; strings are capped with a visible marker; non-finite floats, NUL
+characters and lone surrogates (which PostgreSQL's jsonb and text refuse) are replaced, so the
+result can always be stored. The seed's `stack` text is parsed into an exception chain when it
+looks like a Python, JavaScript or Java stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
+
+TRUNCATION_MARKER = "…[truncated]"
+MAX_MESSAGE = 8 * 1024  # message, logentry, exception value
+MAX_STACK_TEXT = 64 * 1024  # the seed's raw `stack`, kept in extra
+MAX_FREE_STRING = 8 * 1024  # strings inside extra, contexts, vars, request data …
+MAX_NAME = 256  # exception type, function, module, logger, release …
+MAX_PATH = 1024  # filenames
+MAX_URL = 2048
+MAX_LINE = 1024  # context lines
+MAX_CONTEXT_LINES = 10  # pre/post context kept per frame
+MAX_TAG_KEY = 200
+MAX_TAG_VALUE = 200
+MAX_TAGS = 200
+MAX_FRAMES = 250  # per stack; the middle is dropped, as Sentry does
+MAX_EXCEPTIONS = 25  # per chain; the oldest causes are dropped
+MAX_BREADCRUMBS = 100  # the most recent are kept
+MAX_ITEMS = 500  # entries per list or mapping in free-form data
+MAX_DEPTH = 8  # nesting of free-form data
+FUTURE_TOLERANCE = timedelta(seconds=60)  # Relay's clock-drift allowance
+
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_LEVEL_ALIASES = {
+    "fatal": "fatal",
+    "critical": "fatal",
+    "crit": "fatal",
+    "emergency": "fatal",
+    "emerg": "fatal",
+    "alert": "fatal",
+    "panic": "fatal",
+    "error": "error",
+    "err": "error",
+    "exception": "error",
+    "severe": "error",
+    "warning": "warning",
+    "warn": "warning",
+    "info": "info",
+    "information": "info",
+    "informational": "info",
+    "notice": "info",
+    "log": "info",
+    "debug": "debug",
+    "trace": "debug",
+    "verbose": "debug",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Small, total coercions: each returns a clean value or None, never raises.
+
+
+def truncate(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, ending in the truncation marker when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - len(TRUNCATION_MARKER), 0)] + TRUNCATION_MARKER
+
+
+def _clean(text: str) -> str:
+    # PostgreSQL refuses NUL in text/jsonb, and lone surrogates cannot be encoded as UTF-8.
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _text(value: Any, limit: int, *, numbers: bool = False) -> str | None:
+    """A string field; numbers are stringified only where a client may send them (e.g. release)."""
+    if isinstance(value, str):
+        return truncate(_clean(value), limit)
+    if numbers and _finite_number(value):
+        return truncate(str(value), limit)
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
+def _bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """Free-form client data made storable: bounded size and depth, finite numbers, clean strings."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, str):
+        return truncate(_clean(value), MAX_FREE_STRING)
+    if depth >= MAX_DEPTH:
+        return TRUNCATION_MARKER
+    if isinstance(value, dict):
+        return {
+            truncate(_clean(str(k)), MAX_NAME): _json_safe(v, depth + 1)
+            for k, v in list(value.items())[:MAX_ITEMS]
+        }
+    if isinstance(value, list | tuple):
+        return [_json_safe(v, depth + 1) for v in value[:MAX_ITEMS]]
+    return truncate(_clean(str(value)), MAX_FREE_STRING)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return _json_safe(value) if isinstance(value, dict) else {}
+
+
+def _pairs(value: Any) -> Iterable[tuple[Any, Any]]:
+    """Items of an object, or of a list of [key, value] pairs (both are allowed for tags, headers)."""
+    if isinstance(value, dict):
+        return list(value.items())
+    if isinstance(value, list):
+        return [(p[0], p[1]) for p in value if isinstance(p, list | tuple) and len(p) == 2]
+    return []
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fields shared by both normalizers.
+
+
+def normalize_event_id(value: Any) -> str:
+    """32 lowercase hex characters: the client's id (dashes allowed) or a fresh uuid4."""
+    if isinstance(value, str):
+        candidate = value.strip().replace("-", "").lower()
+        if _HEX32.fullmatch(candidate):
+            return candidate
+    return uuid.uuid4().hex
+
+
+def parse_timestamp(value: Any, received_at: datetime) -> datetime:
+    """An RFC 3339 string or epoch number as an aware datetime; `received_at` if unusable or in the future."""
+    received = _aware(received_at)
+    parsed: datetime | None = None
+    try:
+        if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+            value = float(value)
+        if _finite_number(value) and value >= 0:
+            # 1e11 seconds is the year 5138: anything larger is an epoch in milliseconds.
+            parsed = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
+        elif isinstance(value, str) and value.strip():
+            parsed = _aware(datetime.fromisoformat(value.strip().upper()))
+    except (ValueError, OverflowError, OSError):
+        parsed = None
+    # A clock far ahead would pin the issue's "last seen" in the future; Relay does the same.
+    if parsed is None or parsed > received + FUTURE_TOLERANCE:
+        return received
+    return parsed
+
+
+def normalize_level(value: Any) -> str:
+    """One of LEVELS; unknown or missing means error, aliases like warn/critical are mapped."""
+    if isinstance(value, str):
+        return _LEVEL_ALIASES.get(value.strip().lower(), "error")
+    if _finite_number(value):  # Python logging's numeric levels
+        number = float(value)
+        if number >= 50:
+            return "fatal"
+        if number >= 40:
+            return "error"
+        if number >= 30:
+            return "warning"
+        return "info" if number >= 20 else "debug"
+    return "error"
+
+
+def normalize_status_code(value: Any) -> int | None:
+    """An HTTP status as int in 100..599, from an int, an integral float or a digit string."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    number = _int(value)
+    return number if number is not None and 100 <= number <= 599 else None
+
+
+_FORMAT_TOKEN = re.compile(r"%%|%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdrifgeEGxXoc]|\{\d*\}")
+
+
+def _format_params(template: str, params: Any) -> str:
+    # Our own substitution, not `%`: a client-supplied "%999999999d" must not allocate gigabytes.
+    if isinstance(params, dict):
+        named = {str(k): v for k, v in params.items()}
+
+        def by_name(match: re.Match[str]) -> str:
+            token = match.group(0)
+            name = re.match(r"%\(([^)]*)\)", token)
+            if token == "%%":
+                return "%"
+            return str(named[name.group(1)]) if name and name.group(1) in named else token
+
+        return _FORMAT_TOKEN.sub(by_name, template)
+    if not isinstance(params, list | tuple) or not params:
+        return template
+    queue = list(params)
+    position = iter(range(len(queue)))
+
+    def by_position(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "%%":
+            return "%"
+        if token.startswith("{") and token != "{}":
+            index = int(token[1:-1])
+            return str(queue[index]) if index < len(queue) else token
+        index = next(position, None)
+        return str(queue[index]) if index is not None else token
+
+    return _FORMAT_TOKEN.sub(by_position, template)
+
+
+def _message_parts(value: Any) -> tuple[str | None, str | None]:
+    """(formatted message, template) from a string or a {formatted, message, params} object."""
+    if isinstance(value, str) or _finite_number(value):
+        return _text(value, MAX_MESSAGE, numbers=True), None
+    if not isinstance(value, dict):
+        return None, None
+    formatted = _text(value.get("formatted"), MAX_MESSAGE)
+    template = _text(value.get("message"), MAX_MESSAGE)
+    if formatted is None and template is not None:
+        formatted = truncate(_clean(_format_params(template, value.get("params"))), MAX_MESSAGE)
+    return formatted, template
+
+
+def _lines(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [truncate(_clean(v), MAX_LINE) if isinstance(v, str) else "" for v in value]
+
+
+def _frame(data: dict[str, Any]) -> Frame:
+
+    return Frame(
+        filename=_text(data.get("filename"), MAX_PATH),
+        abs_path=_text(data.get("abs_path"), MAX_PATH),
+        module=_text(data.get("module"), MAX_NAME),
+        function=_text(data.get("function"), MAX_NAME),
+        lineno=_int(data.get("lineno")),
+        colno=_int(data.get("colno")),
+        in_app=_bool(data.get("in_app")),
+        context_line=_text(data.get("context_line"), MAX_LINE),
+        pre_context=_lines(data.get("pre_context"))[-MAX_CONTEXT_LINES:],
+        post_context=_lines(data.get("post_context"))[:MAX_CONTEXT_LINES],
+        vars=_mapping(data.get("vars")),
+    )
+
+
+def _frames(stacktrace: Any) -> list[Frame]:
+    if not isinstance(stacktrace, dict) or not isinstance(stacktrace.get("frames"), list):
+        return []
+    frames = [_frame(f) for f in stacktrace["frames"] if isinstance(f, dict)]
+    if len(frames) > MAX_FRAMES:
+        half = MAX_FRAMES // 2
+        frames = frames[:half] + frames[-half:]
+    return frames
+
+
+def _exception(data: dict[str, Any]) -> ExceptionInfo | None:
+    mechanism = data.get("mechanism") if isinstance(data.get("mechanism"), dict) else {}
+    exc = ExceptionInfo(
+        type=_text(data.get("type"), MAX_NAME),
+        value=_text(data.get("value"), MAX_MESSAGE, numbers=True),
+        module=_text(data.get("module"), MAX_NAME),
+        mechanism_type=_text(mechanism.get("type"), MAX_NAME),
+        handled=_bool(mechanism.get("handled")),
+        synthetic=mechanism.get("synthetic") is True,
+        frames=_frames(data.get("stacktrace")),
+    )
+    if exc.type is None and exc.value is None and not exc.frames:
+        return None
+    return exc
+
+
+def _exceptions(value: Any) -> list[ExceptionInfo]:
+    values = value.get("values") if isinstance(value, dict) else value
+    if not isinstance(values, list):
+        return []
+    # Oldest first: when too long, drop the oldest causes and keep what was finally raised.
+    chain = [_exception(v) for v in values[-MAX_EXCEPTIONS:] if isinstance(v, dict)]
+    return [exc for exc in chain if exc is not None]
+
+
+def _tag_value(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return truncate(_clean(str(value)), MAX_TAG_VALUE)
+    if isinstance(value, dict | list):
+        return truncate(json.dumps(_json_safe(value), separators=(",", ":")), MAX_TAG_VALUE)
+    return None
+
+
+def _tags(value: Any) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for key, raw in _pairs(value):
+        name = _text(key, MAX_TAG_KEY, numbers=True)
+        text = _tag_value(raw)
+        if name and text is not None and len(tags) < MAX_TAGS:
+            tags[name] = text
+    return tags
+
+
+def _breadcrumbs(value: Any) -> list[dict[str, Any]]:
+    values = value.get("values") if isinstance(value, dict) else value
+    if not isinstance(values, list):
+        return []
+    return [_json_safe(b) for b in values if isinstance(b, dict)][-MAX_BREADCRUMBS:]
+
+
+def _fingerprint(value: Any) -> list[str] | None:
+    if not isinstance(value, list):
+        return None
+    parts = [_text(v, MAX_NAME, numbers=True) for v in value[:MAX_ITEMS]]
+    kept = [p for p in parts if p is not None]
+    return kept or None
+
+
+def _request(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {}
+    request: dict[str, Any] = {}
+    method = _text(value.get("method"), 16)
+    if method:
+        request["method"] = method.strip().upper()
+    url = _text(value.get("url"), MAX_URL)
+    query = value.get("query_string")
+    if url:
+        base, sep, url_query = url.partition("?")
+        request["url"] = base
+        if sep and query is None:
+            query = url_query
+    if isinstance(query, str | list | dict):
+        request["query_string"] = _json_safe(query)
+    path = _text(value.get("path"), MAX_URL)
+    if path is None and url:
+        try:
+            path = urlsplit(url).path or None
+        except ValueError:
+            path = None
+    if path:
+        request["path"] = path
+    headers = {
+        k: v
+        for k, v in (
+            (_text(k, MAX_NAME), _text(v, MAX_FREE_STRING, numbers=True))
+            for k, v in _pairs(value.get("headers"))
+        )
+        if k and v is not None
+    }
+    if headers:
+        request["headers"] = headers
+    for key in ("data", "env", "cookies"):
+        if value.get(key) is not None:
+            request[key] = _json_safe(value[key])
+    return request
+
+
+def _status_from(data: dict[str, Any], tags: dict[str, str]) -> int | None:
+    """contexts.response.status_code, then the usual tags, then request.status_code."""
+    contexts = data.get("contexts")
+    response = contexts.get("response") if isinstance(contexts, dict) else None
+    candidates: list[Any] = [response.get("status_code") if isinstance(response, dict) else None]
+    candidates += [tags.get(k) for k in ("http.status_code", "http.response.status_code", "status_code")]
+    request = data.get("request")
+    candidates.append(request.get("status_code") if isinstance(request, dict) else None)
+    for candidate in candidates:
+        status = normalize_status_code(candidate)
+        if status is not None:
+            return status
+    return None
+
+
+def _scalar_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "logger": _text(data.get("logger"), MAX_NAME),
+        "transaction": _text(data.get("transaction"), MAX_NAME),
+        "server_name": _text(data.get("server_name"), MAX_NAME),
+        "release": _text(data.get("release"), MAX_NAME, numbers=True),
+        "dist": _text(data.get("dist"), 64, numbers=True),
+        "environment": _text(data.get("environment"), 64),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentry events.
+
+
+def normalize_sentry_event(data: dict[str, Any], *, received_at: datetime) -> NormalizedEvent:
+    """A Sentry event payload (envelope `event` item or /store/ body) as a NormalizedEvent."""
+    if not isinstance(data, dict):
+        data = {}
+    message, template = _message_parts(data.get("logentry"))
+    if message is None and template is None:
+        message, template = _message_parts(data.get("message"))
+    tags = _tags(data.get("tags"))
+    contexts = _mapping(data.get("contexts"))
+    platform = _text(data.get("platform"), 64)
+    return NormalizedEvent(
+        event_id=normalize_event_id(data.get("event_id")),
+        timestamp=parse_timestamp(data.get("timestamp"), received_at),
+        platform=platform.strip().lower() if platform and platform.strip() else "other",
+        level=normalize_level(data.get("level")),
+        message=message,
+        message_template=template,
+        exceptions=_exceptions(data.get("exception")),
+        fingerprint=_fingerprint(data.get("fingerprint")),
+        status_code=_status_from(data, tags),
+        request=_request(data.get("request")),
+        user=_mapping(data.get("user")),
+        tags=tags,
+        contexts=contexts,
+        breadcrumbs=_breadcrumbs(data.get("breadcrumbs")),
+        extra=_mapping(data.get("extra")),
+        sdk=_mapping(data.get("sdk")),
+        **_scalar_fields(data),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed's JSON: {project_key, message, stack, method, path, status_code, timestamp, ...}.
+
+_SEED_FIELDS = {
+    "project_key",
+    "message",
+    "stack",
+    "method",
+    "path",
+    "status_code",
+    "timestamp",
+    "event_id",
+    "fingerprint",
+    "tags",
+    "user",
+    "logger",
+    "transaction",
+    "server_name",
+    "release",
+    "dist",
+    "environment",
+}
+
+
+def normalize_seed_event(data: dict[str, Any], *, received_at: datetime) -> NormalizedEvent:
+    """The seed's JSON event as a NormalizedEvent; `stack` text becomes an exception when parseable."""
+    if not isinstance(data, dict):
+        data = {}
+    status = normalize_status_code(data.get("status_code"))
+    level = "error" if status is None or status >= 500 else "warning" if status >= 400 else "info"
+    request: dict[str, Any] = {}
+    method = _text(data.get("method"), 16)
+    if method and method.strip():
+        request["method"] = method.strip().upper()
+    path = _text(data.get("path"), MAX_URL)
+    if path:
+        request["path"] = path
+        request["url"] = path
+    exceptions: list[ExceptionInfo] = []
+    platform = "other"
+    extra = {k: _json_safe(v) for k, v in list(data.items())[:MAX_ITEMS] if k not in _SEED_FIELDS}
+    stack = data.get("stack")
+    if isinstance(stack, str) and stack.strip():
+        exceptions, parsed_platform = parse_stack_text(stack)
+        platform = parsed_platform or platform
+        # The text as sent stays available to analysis, parsed or not.
+        extra["stack"] = truncate(_clean(stack), MAX_STACK_TEXT)
+    return NormalizedEvent(
+        event_id=normalize_event_id(data.get("event_id")),
+        timestamp=parse_timestamp(data.get("timestamp"), received_at),
+        platform=platform,
+        level=level,
+        message=_text(data.get("message"), MAX_MESSAGE, numbers=True),
+        exceptions=exceptions,
+        fingerprint=_fingerprint(data.get("fingerprint")),
+        status_code=status,
+        request=request,
+        user=_mapping(data.get("user")),
+        tags=_tags(data.get("tags")),
+        extra=extra,
+        **_scalar_fields(data),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Stack trace text (Python, JavaScript/Node, Java) into an exception chain.
+
+_PY_HEADER = re.compile(r"^\s*Traceback \(most recent call last\):\s*$")
+_PY_FILE = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+?))?\s*$')
+_PY_CHAIN = re.compile(r"^(The above exception was the direct cause|During handling of the above exception)")
+_PY_CARETS = re.compile(r"^\s*[\^~]+\s*$")
+_TYPE_LINE = re.compile(
+    r"^(?:Uncaught |Exception in thread \"[^\"]*\" )?"  # prefixes printed by browsers and the JVM
+    r"(?P<type>[A-Za-z_$][\w$.]*)(?: \[[\w-]+\])?"  # Node's "Error [ERR_CODE]"
+    r"(?::\s?(?P<value>.*))?$"
+)
+_JAVA_AT = re.compile(r"^\s*at (?:[\w.$-]*/)*(?P<qual>[\w.$<>]+)\.(?P<meth>[\w$<>-]+)\((?P<src>[^()]*)\)\s*$")
+_JS_AT = re.compile(r"^\s*at (?:(?P<func>.+?) \((?P<loc>[^()]*)\)|(?P<bare>\S+))\s*$")
+_JS_FIREFOX = re.compile(r"^\s*(?P<func>[^@\s]*)@(?P<loc>.+:\d+(?::\d+)?)\s*$")
+_LOCATION = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::(?P<col>\d+))?$")
+_EXCEPTION_NAME = re.compile(r"^[A-Za-z_$][\w$.]*(?:Error|Exception|Fault|Failure|Panic|Interrupt|Exit)$")
+_LIBRARY_MARKERS = ("site-packages", "dist-packages", "/lib/python", "<frozen", "node_modules", "node:")
+_JAVA_LIBRARY = ("java.", "javax.", "jdk.", "sun.", "com.sun.", "kotlin.", "kotlinx.", "scala.")
+
+
+def _guess_in_app(path: str | None) -> bool | None:
+    if not path:
+        return None
+    return not any(marker in path for marker in _LIBRARY_MARKERS) and not path.startswith("internal/")
+
+
+def _split_type(name: str, value: str | None) -> ExceptionInfo:
+    """`pkg.mod.Error` → type Error, module pkg.mod (the shape SDKs send)."""
+    module, _, short = name.rpartition(".")
+    return ExceptionInfo(
+        type=truncate(short or name, MAX_NAME),
+        value=truncate(value, MAX_MESSAGE) if value else None,
+        module=module or None,
+    )
+
+
+def _type_line(line: str) -> tuple[str, str | None] | None:
+    match = _TYPE_LINE.match(line.strip())
+    if not match:
+        return None
+    return match.group("type"), match.group("value")
+
+
+def _parse_python(lines: list[str]) -> list[ExceptionInfo]:
+    chain: list[ExceptionInfo] = []
+    frames: list[Frame] | None = None
+    current: ExceptionInfo | None = None
+    for line in lines:
+        if _PY_HEADER.match(line):
+            frames, current = [], None
+            continue
+        if frames is None:
+            continue  # text before the first traceback (a log prefix, say)
+        if _PY_CHAIN.match(line) or not line.strip():
+            if current is not None:
+                frames, current = None, None
+            continue
+        file_match = _PY_FILE.match(line)
+        if file_match and current is None:
+            path = file_match.group("file")
+            frames.append(
+                Frame(
+                    filename=truncate(path, MAX_PATH),
+                    abs_path=path if path.startswith("/") or re.match(r"^[A-Za-z]:\\", path) else None,
+                    function=file_match.group("func"),
+                    lineno=int(file_match.group("line")),
+                    in_app=_guess_in_app(path),
+                )
+            )
+        elif line.startswith((" ", "\t")) and current is None:
+            if frames and frames[-1].context_line is None and not _PY_CARETS.match(line):
+                frames[-1].context_line = truncate(line.strip(), MAX_LINE)
+        elif current is None:
+            parsed = _type_line(line)
+            name, value = parsed if parsed else ("Exception", line.strip())
+            current = _split_type(name, value)
+            current.frames = frames
+            chain.append(current)
+        else:  # a message spanning several lines
+            current.value = truncate(f"{current.value or ''}\n{line}", MAX_MESSAGE)
+    return chain
+
+
+def _parse_java(lines: list[str]) -> list[ExceptionInfo]:
+    chain: list[ExceptionInfo] = []  # outermost first, as printed
+    skipping = False
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("..."):
+            continue
+        if stripped.startswith("Suppressed:"):
+            skipping = True
+            continue
+        at = _JAVA_AT.match(line)
+        if at:
+            if skipping or not chain:
+                continue
+            qualified, source = at.group("qual"), at.group("src")
+            filename, _, lineno = source.partition(":")
+            chain[-1].frames.append(
+                Frame(
+                    filename=filename if filename.endswith((".java", ".kt", ".scala", ".groovy")) else None,
+                    module=qualified,
+                    function=at.group("meth"),
+                    lineno=int(lineno) if lineno.isdigit() else None,
+                    in_app=not qualified.startswith(_JAVA_LIBRARY),
+                )
+            )
+            continue
+        header = stripped.removeprefix("Caused by:").strip()
+        if stripped.startswith("Caused by:") or not chain:
+            skipping = False
+            parsed = _type_line(header)
+            if parsed:
+                chain.append(_split_type(*parsed))
+        elif chain and not chain[-1].frames and not skipping:
+            chain[-1].value = truncate(f"{chain[-1].value or ''}\n{stripped}", MAX_MESSAGE)
+    for exc in chain:
+        exc.frames.reverse()  # printed innermost first; we keep callers first
+    return list(reversed(chain))  # causes are printed last; we keep the oldest first
+
+
+def _parse_javascript(lines: list[str]) -> list[ExceptionInfo]:
+    header: list[str] = []
+    frames: list[Frame] = []
+    for line in lines:
+        at = _JS_AT.match(line) or _JS_FIREFOX.match(line)
+        if not at:
+            if not frames:
+                header.append(line)
+            continue
+        groups = at.groupdict()
+        location = groups.get("loc") or groups.get("bare") or ""
+        function = groups.get("func") or None
+        loc = _LOCATION.match(location)
+        # "native", "<anonymous>", "index 0" (Promise.all) name no file.
+        path = loc.group("file") if loc else None
+        frames.append(
+            Frame(
+                filename=truncate(path, MAX_PATH) if path else None,
+                abs_path=path if path and path.startswith("/") else None,
+                function=truncate(function, MAX_NAME) if function else None,
+                lineno=int(loc.group("line")) if loc else None,
+                colno=int(loc.group("col")) if loc and loc.group("col") else None,
+                in_app=_guess_in_app(path),
+            )
+        )
+    text = "\n".join(h for h in header if h.strip()).strip()
+    first, _, rest = text.partition("\n")
+    parsed = _type_line(first)
+    if parsed:
+        name, value = parsed
+        value = f"{value or ''}\n{rest}".strip() if rest else value
+    else:
+        name, value = "Error", text or None
+    exc = ExceptionInfo(type=truncate(name, MAX_NAME), value=truncate(value, MAX_MESSAGE) if value else None)
+    exc.frames = list(reversed(frames))  # printed innermost first; we keep callers first
+    return [exc]
+
+
+def parse_stack_text(text: str) -> tuple[list[ExceptionInfo], str | None]:
+    """Exceptions (oldest first, frames caller first) and a platform guess from stack trace text."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:5000]
+    if any(_PY_HEADER.match(line) for line in lines):
+        chain = _parse_python(lines)
+        if chain:
+            return chain, "python"
+    if any(_JAVA_AT.match(line) for line in lines):
+        chain = _parse_java(lines)
+        if chain:
+            return chain, "java"
+    if any(_JS_AT.match(line) or _JS_FIREFOX.match(line) for line in lines):
+        return _parse_javascript(lines), "javascript"
+    nonblank = [line for line in lines if line.strip()]
+    if not nonblank:
+        return [], None
+    parsed = _type_line(nonblank[0])
+    if parsed and (parsed[1] is not None or _EXCEPTION_NAME.match(parsed[0])):
+        name, value = parsed
+        rest = "\n".join(nonblank[1:])
+        if rest:
+            value = f"{value or ''}\n{rest}".strip()
+        return [
+            _split_type(name, value) if "." in name else ExceptionInfo(type=name, value=value or None)
+        ], None
+    return [], None
+
+
+__all__ = [
+    "TRUNCATION_MARKER",
+    "normalize_event_id",
+    "normalize_level",
+    "normalize_seed_event",
+    "normalize_sentry_event",
+    "normalize_status_code",
+    "parse_stack_text",
+    "parse_timestamp",
+    "truncate",
+]
