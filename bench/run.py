@@ -189,6 +189,7 @@ def run_mode(
     }
     if extra_mem:
         out["infra_peak_rss_mib"] = extra_mem.summary()["peak_rss_mib"]
+        out["infra_peak_pss_mib"] = extra_mem.summary()["peak_pss_mib"]
     print(f"[run] {json.dumps(out)}", file=sys.stderr)
     return out
 
@@ -241,6 +242,9 @@ def table(results: list[dict[str, Any]], groups: int) -> str:
         if key == "raw_bytes_mean":
             bv = f"{b['raw_bytes_mean']:,} / {b['body_bytes_mean']:,}" if b else None
             fv = f"{f['raw_bytes_mean']:,} / {f['body_bytes_mean']:,}" if f else None
+        if key == "drained_s":
+            bv = f"{bv:.1f}{'' if b['drain_complete'] else ' (gave up)'}" if b else None
+            fv = f"{fv:.1f}{'' if f['drain_complete'] else ' (gave up)'}" if f else None
         ratio, verdict = "", ""
         if direction and isinstance(bv, int | float) and isinstance(fv, int | float) and bv and fv:
             r = fv / bv if direction == "up" else bv / fv
@@ -259,9 +263,8 @@ def table(results: list[dict[str, Any]], groups: int) -> str:
     lines.append(f"| status counts | {_status(b) if b else '-'} | {_status(f) if f else '-'} | | |")
     for r in (b, f):
         if r and "infra_peak_rss_mib" in r:
-            lines.append(
-                f"| {r['peer']} infra peak RSS MiB (DB, broker) | | {_fmt(r['infra_peak_rss_mib'])} | | |"
-            )
+            infra = f"{_fmt(r['infra_peak_rss_mib'])} / {_fmt(r['infra_peak_pss_mib'])}"
+            lines.append(f"| {r['peer']} infra peak RSS / PSS MiB (DB, broker; apart) | | {infra} | | |")
     seeds = [r for r in results if r["mode"] == "seed"]
     if seeds:
         s = seeds[0]
@@ -343,7 +346,9 @@ def build_peers(args: argparse.Namespace) -> list[Peer]:
         if start is None and not args.faultline_dsn and not args.faultline_url:
             default = BENCH / "peer_faultline.sh"
             if (REPO / "backend/app/main.py").exists() and default.exists():
-                start, stop = ["bash", str(default), "start"], ["bash", str(default), "stop"]
+                port, fdir = str(free_port()), args.faultline_dir
+                start = ["bash", str(default), "start", "--port", port, "--dir", fdir]
+                stop = ["bash", str(default), "stop", "--dir", fdir]
         if start is None and not args.faultline_dsn and not args.faultline_url:
             print(
                 "[run] faultline: not configured (no backend/app/main.py, no flags); skipped", file=sys.stderr
@@ -353,13 +358,13 @@ def build_peers(args: argparse.Namespace) -> list[Peer]:
     return peers
 
 
-def record(text: str, argv: list[str]) -> None:
-    """Append a dated, attributed result block to bench/RESULTS.md."""
+def record(text: str, argv: list[str], script: str = "bench/run.py") -> None:
+    """Append a dated, attributed result block (with the command that made it) to bench/RESULTS.md."""
     path = BENCH / "RESULTS.md"
     if not path.exists():
         path.write_text("# Benchmark results\n\nAppended by `python bench/run.py` (one block per run).\n")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    cmd = shlex.join(["python", "bench/run.py", *argv])
+    cmd = shlex.join(["python", script, *argv])
     block = f"\n## {stamp} · commit {git_commit()}\n\nMachine: {machine()}  \nCommand: `{cmd}`\n\n{text}\n"
     with path.open("a") as f:
         f.write(block)
@@ -386,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         "--faultline-start-cmd", help="prints KEY=VALUE lines (default: bench/peer_faultline.sh start)"
     )
     ap.add_argument("--faultline-stop-cmd")
+    ap.add_argument("--faultline-dir", default="/tmp/faultline-bench")  # noqa: S108
     ap.add_argument("--faultline-dsn")
     ap.add_argument("--faultline-url", help="base URL, for the seed JSON endpoint")
     ap.add_argument("--faultline-project-id")
