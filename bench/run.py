@@ -1,0 +1,434 @@
+"""Ingest benchmark, Faultline side by side with Bugsink: start each peer, send the same load, count what
+landed in its database, sample its memory, print one table with the ratios, append it to RESULTS.md.
+
+    python bench/run.py                                  # E=5000, N=16, G=20, both peers
+    python bench/run.py --peers bugsink --no-record      # Bugsink only, nothing written
+    python bench/run.py --faultline-dsn http://KEY@127.0.0.1:8000/1 \\
+        --faultline-db postgresql://… --faultline-pids 1234 5678 --faultline-project-key KEY
+
+A peer is started by a command that prints KEY=VALUE lines on stdout (bench/peer_bugsink.sh start,
+bench/peer_faultline.sh start):
+    URL=http://127.0.0.1:PORT   DSN=http://KEY@127.0.0.1:PORT/ID   PROJECT_ID=ID   PROJECT_KEY=KEY
+    DB=<sqlite path | postgresql url>   PIDS=<roots of the server's process trees>
+    EXTRA_PIDS=<database/broker servers, reported apart>   (optional)
+and stopped by its stop command. Flags given for Faultline override what its start command printed,
+and with no start command they describe an already running server.
+
+The peers run one after the other, never at once (two cores). Every phase is bounded; the whole run
+keeps within --budget-seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import loadgen
+import procmem
+import storage
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+WARMUP_EVENTS = 40
+WARMUP_GROUPS = 4
+# Group number offsets so warm-up, envelope and seed-JSON events never share a group.
+OFFSET_ENVELOPE, OFFSET_SEED, OFFSET_WARMUP = 0, 500, 1000
+
+
+def free_port() -> int:
+    """A free loopback TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Peer:
+    """One server under test and how to reach, count and stop it."""
+
+    name: str
+    kind: str  # "bugsink" | "faultline"
+    start_cmd: list[str] | None = None
+    stop_cmd: list[str] | None = None
+    info: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    def start(self, timeout: float) -> None:
+        """Run the start command (if any) and take its KEY=VALUE lines; then apply flag overrides."""
+        if self.start_cmd:
+            print(f"[run] starting {self.name}: {shlex.join(self.start_cmd)}", file=sys.stderr)
+            out = subprocess.run(
+                self.start_cmd, check=True, capture_output=True, text=True, timeout=timeout, cwd=REPO
+            )
+            sys.stderr.write(out.stderr)
+            for line in out.stdout.splitlines():
+                key, sep, value = line.partition("=")
+                if sep and key.isupper():
+                    self.info[key] = value.strip()
+        self.info.update({k: v for k, v in self.overrides.items() if v})
+
+    def stop(self) -> None:
+        """Run the stop command, if any."""
+        if self.stop_cmd:
+            subprocess.run(self.stop_cmd, check=False, timeout=60, cwd=REPO)
+
+    @property
+    def pids(self) -> list[int]:
+        """Roots of the server's process trees (API + workers)."""
+        return [int(p) for p in self.info.get("PIDS", "").split()]
+
+    @property
+    def extra_pids(self) -> list[int]:
+        """Roots of infrastructure processes (database, broker), reported apart."""
+        return [int(p) for p in self.info.get("EXTRA_PIDS", "").split()]
+
+    def project_id(self) -> int:
+        """The project the load goes to."""
+        if self.info.get("PROJECT_ID"):
+            return int(self.info["PROJECT_ID"])
+        if self.info.get("DSN"):
+            return int(loadgen.parse_dsn(self.info["DSN"])[3])
+        return storage.project_id_for_key(self.info["DB"], self.info["PROJECT_KEY"])
+
+    def counter(self) -> storage.StoreCounter:
+        """A counter on the peer's own storage."""
+        if self.kind == "bugsink":
+            return storage.BugsinkSqliteCounter(self.info["DB"], self.project_id())
+        return storage.FaultlinePgCounter(self.info["DB"], self.project_id())
+
+    def modes(self) -> list[str]:
+        """Load modes this peer supports with what we know of it."""
+        modes = ["envelope"] if self.info.get("DSN") else []
+        if self.kind == "faultline" and self.info.get("URL") and self.info.get("PROJECT_KEY"):
+            modes.append("seed")
+        return modes
+
+    def target(self, mode: str, events: int, groups: int, offset: int) -> loadgen.Target:
+        """Pre-built requests for `mode`."""
+        if mode == "envelope":
+            return loadgen.envelope_target(
+                self.info["DSN"], events, groups, seed=offset + 1, group_offset=offset
+            )
+        return loadgen.seed_target(
+            self.info["URL"], self.info["PROJECT_KEY"], events, groups, seed=offset + 1, group_offset=offset
+        )
+
+
+class Budget:
+    """Wall-clock budget for the whole run; phases take what is left, keeping a reserve for later ones."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def left(self, reserve: float = 0.0) -> float:
+        """Seconds left after keeping `reserve` aside (never below 5)."""
+        return max(5.0, self.deadline - time.monotonic() - reserve)
+
+
+def run_mode(
+    peer: Peer, mode: str, args: argparse.Namespace, budget: Budget, reserve: float
+) -> dict[str, Any]:
+    """Warm up, then send E events over N connections, wait for the drain, and measure."""
+    counter = peer.counter()
+    try:
+        offset = OFFSET_ENVELOPE if mode == "envelope" else OFFSET_SEED
+        warm = peer.target(mode, WARMUP_EVENTS, WARMUP_GROUPS, OFFSET_WARMUP + offset)
+        before_warm = counter.counts()
+        wres = loadgen.run_load(warm, min(args.connections, 4), max_seconds=30, client=args.client)
+        storage.wait_drained(counter, before_warm, wres.accepted, timeout_s=min(60, budget.left(reserve)))
+
+        target = peer.target(mode, args.events, args.groups, offset)
+        baseline = counter.counts()
+        sampler = procmem.PeakSampler(peer.pids).start()
+        extra = procmem.PeakSampler(peer.extra_pids).start() if peer.extra_pids else None
+        print(
+            f"[run] {peer.name}/{mode}: {args.events} events, "
+            f"{args.connections} connections, {args.groups} groups",
+            file=sys.stderr,
+        )
+        res = loadgen.run_load(
+            target,
+            args.connections,
+            max_seconds=min(args.max_send_seconds, budget.left(reserve)),
+            timeout=args.request_timeout,
+            client=args.client,
+        )
+        drain = storage.wait_drained(
+            counter, baseline, res.accepted, timeout_s=min(args.drain_timeout, budget.left(reserve))
+        )
+        mem = sampler.stop()
+        extra_mem = extra.stop() if extra else None
+    finally:
+        counter.close()
+    drained_s = max(drain.t_last_landed - res.t_first_send, 1e-9)
+    out: dict[str, Any] = {
+        "peer": peer.name,
+        "mode": mode,
+        **res.summary(),
+        "stored": drain.stored,
+        "lost": res.accepted - drain.stored,
+        "drain_complete": drain.complete,
+        "drained_s": round(drained_s, 3),
+        "drained_per_s": round(drain.stored / drained_s, 1),
+        "issues_created": drain.issues,
+        "groups": args.groups,
+        **mem.summary(),
+    }
+    if extra_mem:
+        out["infra_peak_rss_mib"] = extra_mem.summary()["peak_rss_mib"]
+        out["infra_peak_pss_mib"] = extra_mem.summary()["peak_pss_mib"]
+    print(f"[run] {json.dumps(out)}", file=sys.stderr)
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.1f}" if abs(v) >= 10 else f"{v:.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def _status(r: dict[str, Any]) -> str:
+    return " ".join(f"{k}x{v}" for k, v in sorted(r["status"].items()))
+
+
+ROWS: list[tuple[str, str, str, float | None, str]] = [
+    # label, key, ratio direction ("up": F/B, "down": B/F, "": none), target ratio, target text
+    ("accepted 2xx/s", "accepted_per_s", "up", 10, "≥ 10x"),
+    ("drained events/s (stored+grouped)", "drained_per_s", "up", 20, "≥ 20x"),
+    ("p50 latency ms", "p50_ms", "down", None, ""),
+    ("p90 latency ms", "p90_ms", "down", None, ""),
+    ("p99 latency ms", "p99_ms", "down", 4, "≤ 1/4"),
+    ("peak RSS MiB (server tree)", "peak_rss_mib", "up", None, "≤ 1x"),
+    ("peak PSS MiB (server tree)", "peak_pss_mib", "up", None, ""),
+    ("sent", "sent", "", None, ""),
+    ("accepted (2xx)", "accepted", "", None, ""),
+    ("stored", "stored", "", None, ""),
+    ("lost (accepted - stored)", "lost", "", None, "0"),
+    ("issues created", "issues_created", "", None, "= G"),
+    ("drain time s", "drained_s", "", None, ""),
+    ("raw / gzip bytes per event", "raw_bytes_mean", "", None, ""),
+]
+
+
+def table(results: list[dict[str, Any]], groups: int) -> str:
+    """Markdown table: the envelope load on each peer with the ratios; seed JSON apart."""
+    env = {r["peer"]: r for r in results if r["mode"] == "envelope"}
+    b, f = env.get("bugsink"), env.get("faultline")
+    lines = [
+        "Sentry envelopes (gzip)",
+        "",
+        "| metric | Bugsink | Faultline | ratio | target |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for label, key, direction, tgt, tgt_text in ROWS:
+        bv, fv = (b or {}).get(key), (f or {}).get(key)
+        if key == "raw_bytes_mean":
+            bv = f"{b['raw_bytes_mean']:,} / {b['body_bytes_mean']:,}" if b else None
+            fv = f"{f['raw_bytes_mean']:,} / {f['body_bytes_mean']:,}" if f else None
+        if key == "drained_s":
+            bv = f"{bv:.1f}{'' if b['drain_complete'] else ' (gave up)'}" if b else None
+            fv = f"{fv:.1f}{'' if f['drain_complete'] else ' (gave up)'}" if f else None
+        ratio, verdict = "", ""
+        if direction and isinstance(bv, int | float) and isinstance(fv, int | float) and bv and fv:
+            r = fv / bv if direction == "up" else bv / fv
+            ratio = f"{r:.2f}x"
+            if tgt is not None:
+                verdict = " ✔" if r >= tgt else " ✘"
+            elif key == "peak_rss_mib":
+                verdict = " ✔" if fv <= bv else " ✘"
+        if key == "lost" and fv is not None:
+            verdict = " ✔" if fv == 0 else " ✘"
+        if key == "issues_created" and fv is not None:
+            verdict = " ✔" if fv == groups else " ✘"
+        lines.append(
+            f"| {label} | {_fmt(bv)} | {_fmt(fv)} | {ratio} | {tgt_text}{verdict if tgt_text else ''} |"
+        )
+    lines.append(f"| status counts | {_status(b) if b else '-'} | {_status(f) if f else '-'} | | |")
+    for r in (b, f):
+        if r and "infra_peak_rss_mib" in r:
+            infra = f"{_fmt(r['infra_peak_rss_mib'])} / {_fmt(r['infra_peak_pss_mib'])}"
+            lines.append(f"| {r['peer']} infra peak RSS / PSS MiB (DB, broker; apart) | | {infra} | | |")
+    seeds = [r for r in results if r["mode"] == "seed"]
+    if seeds:
+        s = seeds[0]
+        lines += [
+            "",
+            "Seed JSON endpoint POST /api/v1/events (Faultline only; Bugsink has no such endpoint)",
+            "",
+            "| accepted/s | drained/s | p50 ms | p90 ms | p99 ms | stored | lost | issues "
+            "| peak RSS MiB | status |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            f"| {_fmt(s['accepted_per_s'])} | {_fmt(s['drained_per_s'])} | {_fmt(s['p50_ms'])} | "
+            f"{_fmt(s['p90_ms'])} | {_fmt(s['p99_ms'])} | {_fmt(s['stored'])} | {_fmt(s['lost'])} | "
+            f"{_fmt(s['issues_created'])} | {_fmt(s['peak_rss_mib'])} | {_status(s)} |",
+        ]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    """nproc, memory, CPU model, kernel, Python."""
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{len(os.sched_getaffinity(0))} CPUs ({model}), {mem_kb / 1024**2:.1f} GiB RAM, "
+        f"Linux {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def git_commit() -> str:
+    """Short HEAD commit, with -dirty when the tree has uncommitted changes outside RESULTS.md."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        st = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True
+        ).stdout
+        dirty = any(not line.endswith("bench/RESULTS.md") for line in st.splitlines())
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def build_peers(args: argparse.Namespace) -> list[Peer]:
+    """The peers asked for, in the order they run."""
+    peers: list[Peer] = []
+    wanted = [p.strip() for p in args.peers.split(",") if p.strip()]
+    if "bugsink" in wanted:
+        port = args.bugsink_port or free_port()
+        script = ["bash", str(BENCH / "peer_bugsink.sh")]
+        peers.append(
+            Peer(
+                "bugsink",
+                "bugsink",
+                start_cmd=[*script, "start", "--port", str(port), "--dir", args.bugsink_dir],
+                stop_cmd=[*script, "stop", "--dir", args.bugsink_dir],
+            )
+        )
+    if "faultline" in wanted:
+        overrides = {
+            "DSN": args.faultline_dsn,
+            "URL": args.faultline_url,
+            "PROJECT_ID": args.faultline_project_id,
+            "PROJECT_KEY": args.faultline_project_key,
+            "DB": args.faultline_db,
+            "PIDS": " ".join(map(str, args.faultline_pids or [])),
+            "EXTRA_PIDS": " ".join(map(str, args.faultline_extra_pids or [])),
+        }
+        start = shlex.split(args.faultline_start_cmd) if args.faultline_start_cmd else None
+        stop = shlex.split(args.faultline_stop_cmd) if args.faultline_stop_cmd else None
+        if start is None and not args.faultline_dsn and not args.faultline_url:
+            default = BENCH / "peer_faultline.sh"
+            if (REPO / "backend/app/main.py").exists() and default.exists():
+                port, fdir = str(free_port()), args.faultline_dir
+                start = ["bash", str(default), "start", "--port", port, "--dir", fdir]
+                stop = ["bash", str(default), "stop", "--dir", fdir]
+        if start is None and not args.faultline_dsn and not args.faultline_url:
+            print(
+                "[run] faultline: not configured (no backend/app/main.py, no flags); skipped", file=sys.stderr
+            )
+        else:
+            peers.append(Peer("faultline", "faultline", start, stop, overrides=overrides))
+    return peers
+
+
+def record(text: str, argv: list[str], script: str = "bench/run.py") -> None:
+    """Append a dated, attributed result block (with the command that made it) to bench/RESULTS.md."""
+    path = BENCH / "RESULTS.md"
+    if not path.exists():
+        path.write_text("# Benchmark results\n\nAppended by `python bench/run.py` (one block per run).\n")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    cmd = shlex.join(["python", script, *argv])
+    block = f"\n## {stamp} · commit {git_commit()}\n\nMachine: {machine()}  \nCommand: `{cmd}`\n\n{text}\n"
+    with path.open("a") as f:
+        f.write(block)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; print the table; record it."""
+    argv = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=5000, help="E: events per load")
+    ap.add_argument("--connections", type=int, default=16, help="N: keep-alive connections")
+    ap.add_argument("--groups", type=int, default=20, help="G: distinct groups (issues expected)")
+    ap.add_argument("--peers", default="bugsink,faultline")
+    ap.add_argument("--client", choices=["raw", "httpx"], default="raw")
+    ap.add_argument("--max-send-seconds", type=float, default=150)
+    ap.add_argument("--drain-timeout", type=float, default=240)
+    ap.add_argument("--request-timeout", type=float, default=30)
+    ap.add_argument("--budget-seconds", type=float, default=570, help="the whole run stays within this")
+    ap.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
+    ap.add_argument("--json", help="also write raw results as JSON to this file")
+    ap.add_argument("--bugsink-port", type=int, default=0)
+    ap.add_argument("--bugsink-dir", default="/tmp/bugsink-bench")  # noqa: S108
+    ap.add_argument(
+        "--faultline-start-cmd", help="prints KEY=VALUE lines (default: bench/peer_faultline.sh start)"
+    )
+    ap.add_argument("--faultline-stop-cmd")
+    ap.add_argument("--faultline-dir", default="/tmp/faultline-bench")  # noqa: S108
+    ap.add_argument("--faultline-dsn")
+    ap.add_argument("--faultline-url", help="base URL, for the seed JSON endpoint")
+    ap.add_argument("--faultline-project-id")
+    ap.add_argument("--faultline-project-key")
+    ap.add_argument("--faultline-db", help="PostgreSQL URL")
+    ap.add_argument("--faultline-pids", type=int, nargs="*", help="API and worker root PIDs")
+    ap.add_argument(
+        "--faultline-extra-pids", type=int, nargs="*", help="PostgreSQL/Redis PIDs (reported apart)"
+    )
+    args = ap.parse_args(argv)
+
+    budget = Budget(args.budget_seconds)
+    peers = build_peers(args)
+    results: list[dict[str, Any]] = []
+    for i, peer in enumerate(peers):
+        later = len(peers) - i - 1
+        try:
+            peer.start(timeout=min(300, budget.left(90 * later)))
+            for mode in peer.modes():
+                results.append(run_mode(peer, mode, args, budget, reserve=90 * later))
+        except (subprocess.SubprocessError, OSError, RuntimeError, LookupError) as exc:
+            print(f"[run] {peer.name} failed: {exc!r}", file=sys.stderr)
+            if isinstance(exc, subprocess.CalledProcessError):
+                sys.stderr.write(exc.stdout or "")
+                sys.stderr.write(exc.stderr or "")
+        finally:
+            peer.stop()
+
+    text = table(results, args.groups)
+    print(f"\nE={args.events} events, N={args.connections} connections, G={args.groups} groups\n")
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    if results and not args.no_record:
+        record(f"E={args.events}, N={args.connections}, G={args.groups}\n\n{text}", argv)
+    return 0 if results else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
