@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
+import orjson
 import psycopg
 from psycopg import sql
 from sqlalchemy import create_engine, make_url
@@ -23,6 +24,13 @@ from app.config import get_settings
 CONNECT_ARGS = {"connect_timeout": 2}
 
 
+def dumps_jsonb(value: object) -> str:
+    """JSON for JSONB columns: NaN/Infinity become null, and NUL characters (which PostgreSQL's
+    jsonb refuses) become U+FFFD, so no client payload can turn a store into a 500."""
+    text = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    return text.replace("\\u0000", "\\ufffd")
+
+
 @lru_cache
 def get_async_engine() -> AsyncEngine:
     settings = get_settings()
@@ -34,6 +42,7 @@ def get_async_engine() -> AsyncEngine:
         pool_pre_ping=False,
         pool_recycle=1800,
         connect_args=CONNECT_ARGS,
+        json_serializer=dumps_jsonb,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 
 
 class AppError(Exception):
@@ -16,6 +16,6 @@ class AppError(Exception):
         self.headers = headers or {}
 
 
-async def handle_app_error(_request: Request, exc: Exception) -> ORJSONResponse:
+async def handle_app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return ORJSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)

@@ -6,7 +6,7 @@ import asyncio
 
 import redis.asyncio as aioredis
 from fastapi import APIRouter
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.config import get_settings
@@ -43,8 +43,8 @@ async def _broker_ok() -> bool:
 
 
 @router.get("/readyz", summary="Readiness: database and broker reachable")
-async def readyz() -> ORJSONResponse:
+async def readyz() -> JSONResponse:
     database, broker = await asyncio.gather(_database_ok(), _broker_ok())
     ok = database and broker
     body = {"status": "ok" if ok else "unavailable", "database": database, "broker": broker}
-    return ORJSONResponse(body, status_code=200 if ok else 503)
+    return JSONResponse(body, status_code=200 if ok else 503)

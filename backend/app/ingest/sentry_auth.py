@@ -28,6 +28,12 @@ class AuthError(IngestError):
     status_code: ClassVar[int] = 401
 
 
+class KeyRejected(IngestError):
+    """A well-formed key that does not open this project (unknown project or wrong key): 403."""
+
+    status_code: ClassVar[int] = 403
+
+
 def extract_sentry_key(
     headers: Mapping[str, str],
     query: Mapping[str, str],

@@ -1,0 +1,92 @@
+"""Sentry's ingest endpoints: POST /api/<project_id>/envelope/ and /api/<project_id>/store/.
+
+Answers the way Sentry's own server does (SENTRY_PROTOCOL.md): 200 {"id"} once stored, 200 {}
+for envelopes without an event, 400 + X-Sentry-Error for malformed input, 413 over the limits,
+401/403 for auth (the same answer for an unknown project and a wrong key).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ingest.body import decode_legacy_store_body, read_body
+from app.ingest.envelope import parse_envelope, parse_json_payload
+from app.ingest.limits import (
+    MAX_COMPRESSED_BODY_BYTES,
+    MAX_DECOMPRESSED_BYTES,
+    MAX_EVENT_BYTES,
+    BadPayload,
+)
+from app.ingest.normalize import normalize_sentry_event
+from app.ingest.pipeline import accept_event, ingest_session
+from app.ingest.sentry_auth import KeyRejected, extract_sentry_key
+from app.models import Project
+from app.projects import repository as project_repository
+
+router = APIRouter(tags=["ingest (Sentry protocol)"])
+
+INVALID_KEY = "invalid project id or sentry key"
+
+
+async def authenticate(session: AsyncSession, project_id: str, key: str) -> Project:
+    """The project the key belongs to; one answer for unknown project and wrong key."""
+    project = await project_repository.get_by_id(session, int(project_id)) if project_id.isdigit() else None
+    if project is None or not secrets.compare_digest(project.public_key, key):
+        raise KeyRejected(INVALID_KEY)
+    return project
+
+
+async def store_sentry_event(request: Request, project_id: str, key: str, data: dict[str, Any]) -> str:
+    """Normalize, authenticate and store one Sentry event; returns its event_id."""
+    event = normalize_sentry_event(data, received_at=datetime.now(UTC))
+    async with ingest_session() as session:
+        project = await authenticate(session, project_id, key)
+        await accept_event(session, request.app.state.dispatcher, project, event, data)
+    return event.event_id
+
+
+@router.post("/api/{project_id}/envelope/", summary="Sentry envelope endpoint (what current SDKs use)")
+async def envelope_endpoint(project_id: str, request: Request) -> dict[str, str]:
+    body = await read_body(
+        request.stream(),
+        content_encoding=request.headers.get("content-encoding"),
+        max_compressed=MAX_COMPRESSED_BODY_BYTES,
+        max_decompressed=MAX_DECOMPRESSED_BYTES,
+    )
+    envelope = parse_envelope(body)
+    key = extract_sentry_key(
+        request.headers, request.query_params, envelope.headers.get("dsn"), project_id=project_id
+    )
+    item = envelope.event_item()
+    if item is None:
+        # Sessions, transactions, client reports, attachments…: accepted, not stored (yet).
+        async with ingest_session() as session:
+            await authenticate(session, project_id, key)
+        return {}
+    data = parse_json_payload(item.payload, max_bytes=MAX_EVENT_BYTES)
+    if not data.get("event_id") and isinstance(envelope.headers.get("event_id"), str):
+        data["event_id"] = envelope.headers["event_id"]
+    return {"id": await store_sentry_event(request, project_id, key, data)}
+
+
+@router.post("/api/{project_id}/store/", summary="Legacy Sentry store endpoint (one event)")
+async def store_endpoint(project_id: str, request: Request) -> dict[str, str]:
+    key = extract_sentry_key(request.headers, request.query_params, None, project_id=project_id)
+    body = await read_body(
+        request.stream(),
+        content_encoding=request.headers.get("content-encoding"),
+        max_compressed=MAX_COMPRESSED_BODY_BYTES,
+        max_decompressed=MAX_DECOMPRESSED_BYTES,
+    )
+    if not body.strip():
+        raise BadPayload("empty body; expected one JSON event")
+    data = parse_json_payload(decode_legacy_store_body(body), max_bytes=MAX_EVENT_BYTES)
+    if not isinstance(data.get("event_id"), str) or not data["event_id"]:
+        data["event_id"] = uuid.uuid4().hex
+    return {"id": await store_sentry_event(request, project_id, key, data)}
