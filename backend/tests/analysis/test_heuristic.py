@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -19,7 +20,9 @@ def frame(filename: str, function: str, lineno: int, context_line: str | None = 
     return Frame(filename=filename, function=function, lineno=lineno, context_line=context_line, in_app=True)
 
 
-def exc(type_: str, value: str, *, module: str | None = None, frames: tuple[Frame, ...] = ()) -> ExceptionInfo:
+def exc(
+    type_: str, value: str, *, module: str | None = None, frames: tuple[Frame, ...] = ()
+) -> ExceptionInfo:
     return ExceptionInfo(type=type_, value=value, module=module, frames=list(frames))
 
 
@@ -69,7 +72,10 @@ CASES = [
         id="psycopg-refused",
     ),
     pytest.param(
-        event(None, exc("OperationalError", 'connection to server at "10.0.3.7", port 5432 failed: timeout expired')),
+        event(
+            None,
+            exc("OperationalError", 'connection to server at "10.0.3.7", port 5432 failed: timeout expired'),
+        ),
         "database_connection",
         "10.0.3.7:5432",
         id="psycopg2-connect-timeout",
@@ -124,8 +130,10 @@ CASES = [
             None,
             exc(
                 "DeadlockDetected",
-                "deadlock detected\nDETAIL:  Process 4121 waits for ShareLock on transaction 9812; blocked by "
-                "process 4133.\nProcess 4133 waits for ShareLock on transaction 9811; blocked by process 4121."
+                "deadlock detected\nDETAIL:  Process 4121 waits for ShareLock on transaction 9812; "
+                "blocked by "
+                "process 4133.\nProcess 4133 waits for ShareLock on transaction 9811; blocked by process "
+                "4121."
                 "\nHINT:  See server log for query details.",
                 module="psycopg.errors",
             ),
@@ -148,7 +156,9 @@ CASES = [
         id="mysql-deadlock",
     ),
     pytest.param(
-        event(None, exc("OperationalError", "(1205, 'Lock wait timeout exceeded; try restarting transaction')")),
+        event(
+            None, exc("OperationalError", "(1205, 'Lock wait timeout exceeded; try restarting transaction')")
+        ),
         "database_lock_timeout",
         "INNODB STATUS",
         id="mysql-lock-wait-timeout",
@@ -164,7 +174,8 @@ CASES = [
             None,
             exc(
                 "IntegrityError",
-                '(psycopg.errors.UniqueViolation) duplicate key value violates unique constraint "users_email_key"'
+                "(psycopg.errors.UniqueViolation) duplicate key value violates unique constraint "
+                '"users_email_key"'
                 "\nDETAIL:  Key (email)=([redacted]) already exists.",
                 module="sqlalchemy.exc",
             ),
@@ -202,7 +213,10 @@ CASES = [
         id="mysql-foreign-key",
     ),
     pytest.param(
-        event(None, exc("QueryCanceled", "canceling statement due to statement timeout", module="psycopg.errors")),
+        event(
+            None,
+            exc("QueryCanceled", "canceling statement due to statement timeout", module="psycopg.errors"),
+        ),
         "database_query_timeout",
         "EXPLAIN",
         id="postgres-statement-timeout",
@@ -241,7 +255,14 @@ CASES = [
         id="sqlalchemy-pending-rollback",
     ),
     pytest.param(
-        event(None, exc("ConnectionError", "Error 111 connecting to localhost:6379. Connection refused.", module="redis.exceptions")),
+        event(
+            None,
+            exc(
+                "ConnectionError",
+                "Error 111 connecting to localhost:6379. Connection refused.",
+                module="redis.exceptions",
+            ),
+        ),
         "redis_connection",
         "localhost:6379",
         id="redis-py-refused",
@@ -264,7 +285,8 @@ CASES = [
             None,
             exc(
                 "ResponseError",
-                "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.",
+                "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist "
+                "to disk.",
             ),
         ),
         "redis_persistence",
@@ -289,8 +311,10 @@ CASES = [
             None,
             exc(
                 "ConnectTimeout",
-                "HTTPSConnectionPool(host='api.partner.io', port=443): Max retries exceeded with url: /v2/orders "
-                "(Caused by ConnectTimeoutError(<urllib3.connection.HTTPSConnection object at 0x7f3a2c1b5d90>, "
+                "HTTPSConnectionPool(host='api.partner.io', port=443): Max retries exceeded with url: "
+                "/v2/orders "
+                "(Caused by ConnectTimeoutError(<urllib3.connection.HTTPSConnection object at "
+                "0x7f3a2c1b5d90>, "
                 "'Connection to api.partner.io timed out. (connect timeout=5)'))",
                 module="requests.exceptions",
             ),
@@ -329,7 +353,10 @@ CASES = [
     pytest.param(
         event(
             None,
-            exc("HTTPError", "503 Server Error: Service Unavailable for url: https://payments.internal/api/charge"),
+            exc(
+                "HTTPError",
+                "503 Server Error: Service Unavailable for url: https://payments.internal/api/charge",
+            ),
         ),
         "upstream_error",
         "payments.internal",
@@ -341,7 +368,8 @@ CASES = [
             exc(
                 "ConnectionError",
                 "HTTPConnectionPool(host='inventory-svc', port=8080): Max retries exceeded with url: /items "
-                "(Caused by NameResolutionError(\"<urllib3.connection.HTTPConnection object at 0x7f0c>: Failed "
+                '(Caused by NameResolutionError("<urllib3.connection.HTTPConnection object at 0x7f0c>: '
+                "Failed "
                 "to resolve 'inventory-svc' ([Errno -2] Name or service not known)\"))",
                 module="requests.exceptions",
             ),
@@ -365,7 +393,14 @@ CASES = [
         id="python-cert-expired",
     ),
     pytest.param(
-        event(None, exc("MemoryError", "", frames=(frame("app/reports.py", "build_export", 120, "rows = query.all()"),))),
+        event(
+            None,
+            exc(
+                "MemoryError",
+                "",
+                frames=(frame("app/reports.py", "build_export", 120, "rows = query.all()"),),
+            ),
+        ),
         "out_of_memory",
         "app/reports.py:120",
         id="python-memoryerror",
@@ -440,7 +475,14 @@ CASES = [
         id="python-keyerror",
     ),
     pytest.param(
-        event(None, exc("ImproperlyConfigured", "Set the SECRET_KEY environment variable", module="django.core.exceptions")),
+        event(
+            None,
+            exc(
+                "ImproperlyConfigured",
+                "Set the SECRET_KEY environment variable",
+                module="django.core.exceptions",
+            ),
+        ),
         "missing_config",
         "SECRET_KEY",
         id="django-improperly-configured",
@@ -450,8 +492,10 @@ CASES = [
             None,
             exc(
                 "ValidationError",
-                "1 validation error for Settings\ndatabase_url\n  Field required [type=missing, input_value={}, "
-                "input_type=dict]\n    For further information visit https://errors.pydantic.dev/2.14/v/missing",
+                "1 validation error for Settings\ndatabase_url\n  Field required [type=missing, "
+                "input_value={}, "
+                "input_type=dict]\n    For further information visit "
+                "https://errors.pydantic.dev/2.14/v/missing",
                 module="pydantic_core._pydantic_core",
             ),
         ),
@@ -460,7 +504,9 @@ CASES = [
         id="pydantic-settings-missing",
     ),
     pytest.param(
-        event(None, exc("JSONDecodeError", "Expecting value: line 1 column 1 (char 0)", module="json.decoder")),
+        event(
+            None, exc("JSONDecodeError", "Expecting value: line 1 column 1 (char 0)", module="json.decoder")
+        ),
         "bad_json",
         "empty or not JSON",
         id="python-jsondecodeerror",
@@ -489,6 +535,15 @@ CASES = [
         "import_error",
         "url_quote",
         id="python-cannot-import-name",
+    ),
+    pytest.param(
+        event(
+            None,
+            exc("ImportError", "libpq.so.5: cannot open shared object file: No such file or directory"),
+        ),
+        "import_error",
+        "libpq.so.5",
+        id="python-native-library-missing",
     ),
     pytest.param(
         event(None, exc("FileNotFoundError", "[Errno 2] No such file or directory: 'config/settings.yaml'")),
@@ -521,7 +576,12 @@ CASES = [
         id="python-not-json-serializable",
     ),
     pytest.param(
-        event(None, exc("UnicodeDecodeError", "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte")),
+        event(
+            None,
+            exc(
+                "UnicodeDecodeError", "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"
+            ),
+        ),
         "encoding",
         "utf-8",
         id="python-unicode-decode",
@@ -545,7 +605,9 @@ CASES = [
         id="python-broken-pipe",
     ),
     pytest.param(
-        event(None, exc("MissingGreenlet", "greenlet_spawn has not been called; can't call await_only() here.")),
+        event(
+            None, exc("MissingGreenlet", "greenlet_spawn has not been called; can't call await_only() here.")
+        ),
         "orm_session",
         "selectinload",
         id="sqlalchemy-missing-greenlet",
@@ -596,13 +658,15 @@ CASES = [
         id="node-undefined-property",
     ),
     pytest.param(
-        event(None, exc("SyntaxError", 'Unexpected token \'<\', "<!DOCTYPE "... is not valid JSON')),
+        event(None, exc("SyntaxError", "Unexpected token '<', \"<!DOCTYPE \"... is not valid JSON")),
         "bad_json",
         "HTML",
         id="node-html-instead-of-json",
     ),
     pytest.param(
-        event("FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory", status=None),
+        event(
+            "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory", status=None
+        ),
         "out_of_memory",
         "JavaScript heap out of memory",
         id="node-heap-oom",
@@ -700,7 +764,8 @@ CASES = [
             None,
             exc(
                 "SSLHandshakeException",
-                "PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable "
+                "PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: "
+                "unable "
                 "to find valid certification path to requested target",
                 module="javax.net.ssl",
             ),
@@ -774,7 +839,9 @@ CASES = [
         id="go-client-timeout",
     ),
     pytest.param(
-        event(None, exc("*tls.CertificateVerificationError", "x509: certificate signed by unknown authority")),
+        event(
+            None, exc("*tls.CertificateVerificationError", "x509: certificate signed by unknown authority")
+        ),
         "tls_certificate",
         "certificate signed by unknown authority",
         id="go-x509",
@@ -821,7 +888,8 @@ CASES = [
             None,
             exc(
                 "PG::ConnectionBad",
-                'could not connect to server: Connection refused\n\tIs the server running on host "localhost" '
+                "could not connect to server: Connection refused\n\tIs the server running on host "
+                '"localhost" '
                 "(127.0.0.1) and accepting\n\tTCP/IP connections on port 5432?",
             ),
         ),
@@ -834,7 +902,8 @@ CASES = [
             None,
             exc(
                 "ActiveRecord::RecordNotUnique",
-                'PG::UniqueViolation: ERROR:  duplicate key value violates unique constraint "index_users_on_email"',
+                "PG::UniqueViolation: ERROR:  duplicate key value violates unique constraint "
+                '"index_users_on_email"',
             ),
         ),
         "database_unique_violation",
@@ -844,7 +913,10 @@ CASES = [
     pytest.param(
         event(
             None,
-            exc("Redis::CannotConnectError", "Error connecting to Redis on localhost:6379 (Errno::ECONNREFUSED)"),
+            exc(
+                "Redis::CannotConnectError",
+                "Error connecting to Redis on localhost:6379 (Errno::ECONNREFUSED)",
+            ),
         ),
         "redis_connection",
         "localhost:6379",
@@ -917,7 +989,9 @@ def test_seed_server_error_is_unknown_and_says_so() -> None:
             id="stack-as-exception",
         ),
         pytest.param(
-            event("Database connection failed", path="/api/users", extra={"stack": "Error: Connection timeout"}),
+            event(
+                "Database connection failed", path="/api/users", extra={"stack": "Error: Connection timeout"}
+            ),
             id="stack-as-text",
         ),
         pytest.param(
@@ -931,9 +1005,86 @@ def test_seed_database_timeout_is_a_database_connection_timeout(evt: NormalizedE
     assert result.category == "database_connection"
     assert "timed out" in result.summary
     assert "`GET /api/users`" in result.summary
-    # Only words to go on, no driver message: an honest middle confidence.
+    # Only words to go on, no driver message: an honest middle confidence, and it says so.
     assert 0.4 <= result.confidence <= 0.6
+    assert "`Database connection failed`" in result.root_cause
+    assert "a lead, not a diagnosis" in result.root_cause
     assert result.severity == "high"
+
+
+@pytest.mark.parametrize(
+    ("evt", "category", "fact"),
+    [
+        pytest.param(
+            event(
+                None,
+                exc(
+                    "ConnectionError",
+                    "Error -2 connecting to redis:6379. Name or service not known.",
+                    module="redis.exceptions",
+                ),
+            ),
+            "dns_resolution",
+            "`redis`",
+            id="dns-failure-inside-a-redis-error",
+        ),
+        pytest.param(
+            event(
+                None,
+                exc(
+                    "DiskFull",
+                    'could not extend file "base/16384/16397": No space left on device\nHINT:  Check free'
+                    " disk "
+                    "space.",
+                    module="psycopg.errors",
+                ),
+            ),
+            "disk_full",
+            "df -h",
+            id="disk-full-inside-a-postgres-error",
+        ),
+        pytest.param(
+            event(
+                "Database connection failed",
+                exc(
+                    "HTTPError",
+                    "503 Server Error: Service Unavailable for url: https://crm.internal/api/users",
+                ),
+            ),
+            "upstream_error",
+            "`https://crm.internal/api/users`",
+            id="a-driver-like-signature-beats-wording",
+        ),
+        pytest.param(
+            event(
+                None,
+                exc(
+                    "OperationalError",
+                    'connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: No such '
+                    "file or "
+                    "directory\n\tIs the server running locally and accepting connections on that socket?",
+                    module="psycopg",
+                ),
+            ),
+            "database_connection",
+            "/var/run/postgresql/.s.PGSQL.5432",
+            id="postgres-socket-is-not-a-missing-file",
+        ),
+        pytest.param(
+            event(
+                None,
+                exc("KeyError", "'DATABASE_URL'"),
+            ),
+            "missing_config",
+            "DATABASE_URL",
+            id="env-like-key-without-frames-is-a-config-guess",
+        ),
+    ],
+)
+def test_the_more_specific_failure_wins(evt: NormalizedEvent, category: str, fact: str) -> None:
+    result = analyse_event(evt)
+    assert result.category == category, match_rule(evt)
+    assert fact in text_of(result)
 
 
 def test_unrecognised_error_is_unknown_with_low_confidence_and_facts() -> None:
@@ -960,7 +1111,9 @@ def test_unambiguous_signatures_are_confident_guesses_are_not() -> None:
     module = analyse_event(event(None, exc("ModuleNotFoundError", "No module named 'stripe'")))
     assert 0.8 <= module.confidence <= 0.9
     verbatim = analyse_event(
-        event(None, exc("OperationalError", 'connection to server at "db", port 5432 failed: timeout expired'))
+        event(
+            None, exc("OperationalError", 'connection to server at "db", port 5432 failed: timeout expired')
+        )
     )
     words_only = analyse_event(event("Database connection failed", exc("Error", "Connection timeout")))
     assert verbatim.category == words_only.category == "database_connection"
@@ -1005,7 +1158,9 @@ def test_the_raising_frame_and_route_reach_the_analysis() -> None:
 
 
 def test_same_input_gives_the_same_output() -> None:
-    evt = event(None, exc("KeyError", "'customer_id'", frames=(frame("app/x.py", "f", 1, "d['customer_id']"),)))
+    evt = event(
+        None, exc("KeyError", "'customer_id'", frames=(frame("app/x.py", "f", 1, "d['customer_id']"),))
+    )
     provider = HeuristicProvider()
     first = provider.analyze(AnalysisInput(event=evt, issue_title="KeyError: 'customer_id'"))
     second = provider.analyze(AnalysisInput(event=evt, issue_title="KeyError: 'customer_id'"))
@@ -1023,7 +1178,8 @@ def test_issue_title_is_used_when_the_event_has_no_text() -> None:
 
 HOSTILE = (
     "<script>alert(1)</script> [click me](http://evil.test/phish) ![px](http://evil.test/p.png)\n"
-    "# Fake heading\n> quoted\n| a | b |\n```\ncode fence\n```\n    indented code\n<img src=x onerror=alert(1)>"
+    "# Fake heading\n> quoted\n| a | b |\n```\ncode fence\n```\n    indented code\n<img src=x "
+    "onerror=alert(1)>"
 )
 
 
@@ -1051,7 +1207,12 @@ def test_markdown_credits_an_llm_without_the_rule_based_note() -> None:
 
 def test_markdown_neutralises_html_and_markdown_from_untrusted_fields() -> None:
     result = AnalysisResult(
-        summary=HOSTILE, root_cause=HOSTILE, suggested_fix=HOSTILE, severity="high", category="<b>x</b>", confidence=1
+        summary=HOSTILE,
+        root_cause=HOSTILE,
+        suggested_fix=HOSTILE,
+        severity="high",
+        category="<b>x</b>",
+        confidence=1,
     )
     text = render_markdown(result, provider="openai", model="m")
     assert "<" not in text and ">" not in text
@@ -1085,7 +1246,9 @@ def test_code_spans_survive_rendering() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(message=st.text(max_size=300), value=st.text(max_size=300), type_=st.text(max_size=40))
-def test_any_event_text_is_analysed_and_rendered_without_raw_html(message: str, value: str, type_: str) -> None:
+def test_any_event_text_is_analysed_and_rendered_without_raw_html(
+    message: str, value: str, type_: str
+) -> None:
     evt = event(message or None, exc(type_, value))
     result = analyse_event(evt)
     assert analyse_event(evt) == result
@@ -1098,9 +1261,13 @@ def test_any_event_text_is_analysed_and_rendered_without_raw_html(message: str, 
     ]
 
 
-def test_a_huge_message_is_analysed_quickly() -> None:
-    import time
-
+def test_huge_or_pathological_text_is_analysed_quickly() -> None:
     started = time.monotonic()
-    analyse_event(event("Connection refused " + "a" * 200_000, exc("Error", "x:" * 50_000)))
-    assert time.monotonic() - started < 1.0
+    for text in (
+        "Connection refused " + "a" * 200_000,
+        "1." * 50_000,
+        "x:" * 50_000,
+        "lookup " + "a." * 50_000,
+    ):
+        analyse_event(event(text, exc("Error", text)))
+    assert time.monotonic() - started < 2.0

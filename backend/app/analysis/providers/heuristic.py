@@ -130,8 +130,7 @@ _DB_CONNECT_TIMEOUT = Rule(
         "not answering. A refused connection fails at once; a timeout means nothing answered."
     ),
     fix=(
-        "1. From the app's container test reachability: `pg_isready -h HOST -p PORT` or `nc -vz HOST "
-        "PORT`.\n"
+        "1. From the app's container test reachability: `pg_isready -h HOST -p PORT` or `nc -vz HOST PORT`.\n"
         "2. Check that the database is up and not saturated (CPU, connections), and that firewall / "
         "security-group rules admit this app's network.\n"
         "3. Set an explicit connect timeout (e.g. `connect_timeout=5`) and pool pre-ping so requests "
@@ -207,8 +206,7 @@ _DB_CONNECT_FAILED = Rule(
         "1. Test from the app's container: `pg_isready -h HOST -p PORT` (or `mysqladmin ping`), and "
         "check the database's own log at the time of the event.\n"
         "2. Verify `DATABASE_URL` for this environment.\n"
-        "3. Log the driver's full exception (type and message) so the next event says which of these "
-        "it is."
+        "3. Log the driver's full exception (type and message) so the next event says which of these it is."
     ),
 )
 
@@ -238,16 +236,13 @@ _REDIS_CONNECTION = Rule(
     summary="The app could not talk to Redis[[ at {addr}]]",
     root_cause=(
         "Redis refused, dropped or did not answer the connection: the Redis server/container is down or "
-        "restarting, the host/port in `REDIS_URL` is wrong for this environment, it reached "
-        "`maxclients`, "
+        "restarting, the host/port in `REDIS_URL` is wrong for this environment, it reached `maxclients`, "
         "or the network path is blocked. Everything using Redis here (cache, sessions, task broker, "
         "rate limits) fails with it."
     ),
     fix=(
-        "1. `redis-cli -h HOST -p PORT ping` from the app's container; check the Redis process and "
-        "its log.\n"
-        "2. Verify `REDIS_URL` for this environment (the service name, not `localhost`, inside "
-        "containers).\n"
+        "1. `redis-cli -h HOST -p PORT ping` from the app's container; check the Redis process and its log.\n"
+        "2. Verify `REDIS_URL` for this environment (the service name, not `localhost`, inside containers).\n"
         "3. Decide whether Redis is optional on this code path: with a short socket timeout, treat a "
         "cache outage as a miss instead of failing the request."
     ),
@@ -886,8 +881,7 @@ RULES: tuple[Rule, ...] = (
         fix=(
             "1. Check the endpoint the app writes to (`SELECT pg_is_in_recovery();` is true on a replica).\n"
             "2. After a failover, recycle pooled connections (pre-ping, `pool_recycle`) so they reach the"
-            " new "
-            "primary.\n"
+            " new primary.\n"
             "3. Route this code path to the primary/writer endpoint."
         ),
     ),
@@ -1026,8 +1020,7 @@ RULES: tuple[Rule, ...] = (
             "1. Honour `Retry-After` and retry with exponential backoff and jitter, with a cap — never a "
             "tight retry loop.\n"
             "2. Reduce call volume: cache responses, batch, deduplicate, and throttle on the client side "
-            "with "
-            "a limiter shared by all workers.\n"
+            "with a limiter shared by all workers.\n"
             "3. Check the provider's dashboard for the quota that was hit and ask for more if the traffic "
             "is legitimate."
         ),
@@ -1143,8 +1136,7 @@ RULES: tuple[Rule, ...] = (
         fix=(
             "1. Check the dependency's latency for this endpoint (its dashboards/status page, your APM).\n"
             "2. Set the read timeout from the endpoint's real p99 latency plus margin, and keep it below "
-            "your "
-            "own request/worker timeout.\n"
+            "your own request/worker timeout.\n"
             "3. Retry only idempotent calls (or use idempotency keys), with backoff; move slow calls to a "
             "background job."
         ),
@@ -1188,8 +1180,7 @@ RULES: tuple[Rule, ...] = (
         match=(
             Sig(
                 text=r"Connection reset by peer|\bECONNRESET\b|\[Errno 104\]|socket hang up|\[WinError "
-                r"10054\]"
-                r"|connection was forcibly closed|Remote end closed connection without response"
+                r"10054\]|connection was forcibly closed|Remote end closed connection without response"
                 r"|RemoteDisconnected|ServerDisconnectedError|Server disconnected|Connection aborted"
                 r"|EOF occurred in violation of protocol|unexpected EOF"
             ),
@@ -1381,43 +1372,12 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
-        id="import-name",
-        category="import_error",
-        severity="high",
-        confidence=0.85,
-        match=(
-            Sig(text=r"cannot import name '(?P<name>[^'\n]+)' from '(?P<module>[^'\n]+)'", confidence=0.9),
-            Sig(text=r"cannot import name '(?P<name>[^'\n]+)'"),
-            Sig(
-                text=r"The requested module '(?P<module>[^'\n]+)' does not provide an export named "
-                r"'(?P<name>[^'\n]+)'"
-            ),
-            Sig(type=r"ImportError", confidence=0.7),
-        ),
-        summary="{name} could not be imported from {module}",
-        root_cause=(
-            "The module {module} was found but does not provide {name} at import time. Either a dependency "
-            "upgrade renamed or removed it (compare the installed version with the one the code was written "
-            "for), a local module was refactored without updating this import, or — if the message says "
-            "'partially initialized module' — two modules import each other (a circular import) and one is "
-            "used before it finished loading."
-        ),
-        fix=(
-            "1. Compare the installed version (`pip show`, `npm ls`) with the lock file; pin a compatible "
-            "version or update the import to the new name.\n"
-            "2. For a circular import, move the shared code into a third module or import inside the "
-            "function that needs it.\n"
-            "3. Add an import smoke test to CI."
-        ),
-        defaults={"name": "a name", "module": "a module"},
-    ),
-    Rule(
         id="native-library-missing",
         category="import_error",
         severity="high",
         confidence=0.85,
         match=(
-            Sig(text=r"(?P<module>[\w.+-]+\.(?:so|dylib|dll)(?:\.[\d.]+)*): cannot open shared object file"),
+            Sig(text=r"(?P<module>\b[\w+-][\w.+-]{0,80}\.so(?:\.[\d.]+)*): cannot open shared object file"),
             Sig(
                 text=r"Library not loaded: (?P<module>\S+)|DLL load failed(?: while importing "
                 r"(?P<module2>\w+))?"
@@ -1433,6 +1393,37 @@ RULES: tuple[Rule, ...] = (
             "2. Or use a wheel that bundles it (e.g. `psycopg[binary]`), built for this platform (glibc "
             "vs musl).\n"
             "3. Rebuild the image and run an import smoke test in CI."
+        ),
+    ),
+    Rule(
+        id="import-name",
+        category="import_error",
+        severity="high",
+        confidence=0.85,
+        match=(
+            Sig(text=r"cannot import name '(?P<name>[^'\n]+)' from '(?P<module>[^'\n]+)'", confidence=0.9),
+            Sig(text=r"cannot import name '(?P<name>[^'\n]+)'"),
+            Sig(
+                text=r"The requested module '(?P<module>[^'\n]+)' does not provide an export named "
+                r"'(?P<name>[^'\n]+)'"
+            ),
+            Sig(type=r"ImportError", confidence=0.7),
+        ),
+        summary="An import failed[[: {module} does not provide {name}]]",
+        root_cause=(
+            "The module[[ {module}]] was found, but the name the code imports[[ ({name})]] is not "
+            "defined in it. Either a dependency "
+            "upgrade renamed or removed it (compare the installed version with the one the code was written "
+            "for), a local module was refactored without updating this import, or — if the message says "
+            "'partially initialized module' — two modules import each other (a circular import) and one is "
+            "used before it finished loading."
+        ),
+        fix=(
+            "1. Compare the installed version (`pip show`, `npm ls`) with the lock file; pin a compatible "
+            "version or update the import to the new name.\n"
+            "2. For a circular import, move the shared code into a third module or import inside the "
+            "function that needs it.\n"
+            "3. Add an import smoke test to CI."
         ),
     ),
     # ---- everyday code bugs ----------------------------------------------------------------------
@@ -1473,20 +1464,17 @@ RULES: tuple[Rule, ...] = (
             Sig(text=r"lazy load operation of attribute '(?P<attr>[^'\n]+)' cannot proceed"),
             Sig(
                 text=r"DetachedInstanceError|is not bound to a Session|MissingGreenlet|greenlet_spawn has"
-                r" not "
-                r"been called|LazyInitializationException|could not initialize proxy - no Session"
+                r" not been called|LazyInitializationException|could not initialize proxy - no Session"
             ),
         ),
         summary="An ORM attribute[[ ({attr})]] was lazy-loaded outside its session",
         root_cause=(
             "An ORM object's lazy-loaded attribute was accessed after its session/transaction closed (or,"
-            " with "
-            "async SQLAlchemy, implicitly outside the async context), so the ORM could not load it."
+            " with async SQLAlchemy, implicitly outside the async context), so the ORM could not load it."
         ),
         fix=(
             "1. Load what is needed eagerly in the query (`selectinload`/`joinedload`, `JOIN FETCH`) or "
-            "access "
-            "it while the session is open.\n"
+            "access it while the session is open.\n"
             "2. Return plain data (DTOs/schemas) from the data layer instead of live ORM objects.\n"
             "3. With SQLAlchemy, consider `expire_on_commit=False` for objects used after commit; with "
             "asyncio never rely on lazy loading."
@@ -1590,8 +1578,7 @@ RULES: tuple[Rule, ...] = (
         ),
         fix=(
             "1. At {culprit}, check the length (or use a safe accessor like `.first()` / `next(iter(x), "
-            "None)`) "
-            "before indexing.\n"
+            "None)`) before indexing.\n"
             "2. Handle the empty case explicitly (404, a default) instead of a 500.\n"
             "3. Add a test with an empty/short input."
         ),
@@ -1636,8 +1623,7 @@ RULES: tuple[Rule, ...] = (
             "1. At {culprit}, log the status code, `Content-Type` and the first bytes of the body (redacted) "
             "to see what actually arrived.\n"
             "2. Check the HTTP status and `Content-Type` before parsing a response, and raise a clear "
-            "upstream "
-            "error otherwise.\n"
+            "upstream error otherwise.\n"
             "3. For client input, answer 400 on invalid JSON instead of 500."
         ),
     ),
@@ -1663,10 +1649,8 @@ RULES: tuple[Rule, ...] = (
         root_cause=(
             "The code tried to encode an object the serializer does not support (e.g. `datetime`, `Decimal`, "
             "`UUID`, `set`, bytes, ORM instances, `BigInt`) or a structure with a reference cycle. This "
-            "often "
-            "appears when a new field is added to a response or task payload, or an ORM object is "
-            "returned or "
-            "queued instead of plain data."
+            "often appears when a new field is added to a response or task payload, or an ORM object is "
+            "returned or queued instead of plain data."
         ),
         fix=(
             "1. Convert the value explicitly before encoding (ISO 8601 strings for dates, `str` for UUID and "
@@ -1755,8 +1739,7 @@ RULES: tuple[Rule, ...] = (
         fix=(
             "1. Check inside the running container: `ls -l PATH` and the process's working directory.\n"
             "2. Build absolute paths from the module location (`Path(__file__).parent`) or a setting; "
-            "ship the "
-            "file in the image or mount the volume.\n"
+            "ship the file in the image or mount the volume.\n"
             "3. If the file is optional, handle its absence explicitly."
         ),
         defaults={"path": "a file the code opened"},
@@ -1781,14 +1764,12 @@ RULES: tuple[Rule, ...] = (
             "The operating system refused the operation because the user the process runs as lacks "
             "permission on {path}. Common after switching the container to a non-root user, with a mounted "
             "volume owned by another UID, a read-only filesystem, a file created by root during the "
-            "build, or "
-            "binding a port below 1024 without privileges."
+            "build, or binding a port below 1024 without privileges."
         ),
         fix=(
             "1. Check owner and mode: `ls -ld PATH` and `id` of the process user inside the container.\n"
             "2. Fix ownership in the image (`COPY --chown`, `chown` on the volume, `fsGroup` in "
-            "Kubernetes) or "
-            "write to a directory the user owns (configured, not hard-coded).\n"
+            "Kubernetes) or write to a directory the user owns (configured, not hard-coded).\n"
             "3. Do not 'fix' it by running as root; grant only the access needed."
         ),
         defaults={"path": "a file or resource"},
@@ -1826,12 +1807,11 @@ RULES: tuple[Rule, ...] = (
         severity="medium",
         confidence=0.8,
         match=(
-            Sig(text=r"(?P<model>\w+) matching query does not exist", confidence=0.85),
+            Sig(text=r"\b(?P<model>\w{1,80}) matching query does not exist", confidence=0.85),
             Sig(text=r"Couldn't find (?P<model>\w+) with", confidence=0.85),
             Sig(
                 text=r"No row was found when one was required|NoResultFound|RecordNotFound"
-                r"|EntityNotFoundException"
-                r"|sql: no rows in result set|ObjectDoesNotExist|\bDoesNotExist\b"
+                r"|EntityNotFoundException|sql: no rows in result set|ObjectDoesNotExist|\bDoesNotExist\b"
             ),
             Sig(type=r"Http404|NotFound|NotFoundError|NotFoundException", confidence=0.6),
         ),
@@ -1872,8 +1852,7 @@ RULES: tuple[Rule, ...] = (
         ),
         fix=(
             "1. At {culprit}, iterate over a copy (`list(d.items())`) or collect changes and apply them "
-            "after "
-            "the loop.\n"
+            "after the loop.\n"
             "2. Guard shared state with a lock/`sync.Mutex`, or use concurrent-safe structures; for asyncio, "
             "create clients inside the loop that uses them.\n"
             "3. Run the tests with a race detector (`go test -race`) or stress them concurrently."
@@ -1942,8 +1921,7 @@ RULES: tuple[Rule, ...] = (
         ),
         fix=(
             "1. Enable `faulthandler` (Python) or core dumps to get the native stack; note which "
-            "extension is "
-            "on top.\n"
+            "extension is on top.\n"
             "2. Upgrade/pin that extension and rebuild for this platform; do not share native clients "
             "across fork (create them after the worker forks).\n"
             "3. Reproduce under the same image and load."
@@ -1970,8 +1948,7 @@ RULES: tuple[Rule, ...] = (
             "1. At {culprit}, compare the call with the current signature (and the installed library "
             "version).\n"
             "2. Update the caller, or keep the old parameter working (a default/deprecated alias) until "
-            "every "
-            "producer is upgraded.\n"
+            "every producer is upgraded.\n"
             "3. Run a type checker in CI to catch call mismatches."
         ),
     ),
@@ -1994,14 +1971,12 @@ RULES: tuple[Rule, ...] = (
             "An operation received a value of a type it does not support ({error}). Usually data from "
             "outside "
             "(JSON, form fields, query params and env vars are strings), a DB column or API field that "
-            "can be "
-            "null or changed type, or a function whose return type differs across branches."
+            "can be null or changed type, or a function whose return type differs across branches."
         ),
         fix=(
             "1. At {culprit}, inspect the actual type and value of the operands.\n"
             "2. Convert and validate at the boundary (parse numbers and dates once, with a schema) so "
-            "internal "
-            "code gets the types it expects.\n"
+            "internal code gets the types it expects.\n"
             "3. Add type hints and run a type checker (mypy, pyright, TypeScript strict) in CI."
         ),
     ),
@@ -2046,8 +2021,7 @@ RULES: tuple[Rule, ...] = (
             "1. Validate and parse input at the boundary (a request schema) and answer 400/422 naming the "
             "offending field instead of 500.\n"
             "2. If the value came from your own data or a dependency, find where the bad value was "
-            "written or "
-            "returned.\n"
+            "written or returned.\n"
             "3. Add a test with this input."
         ),
     ),
