@@ -55,10 +55,16 @@ def analyse_event(error_event_id: int, *, task_id: str, retries_done: int, max_r
         event = session.get(ErrorEvent, error_event_id)
         if event is None:
             return Outcome("noop", "event not found")
-        if event.status_code is not None and event.status_code < 500:
-            return Outcome("noop", f"status {event.status_code} is not a server error")
         if event.analysis_id is None:
             return Outcome("noop", "event needs no analysis")
+        wanted = session.get(IssueAnalysis, event.analysis_id)
+        # A client error is analysed only when a user asked for it (re-analyse).
+        if (
+            event.status_code is not None
+            and event.status_code < 500
+            and (wanted is None or wanted.trigger != "manual")
+        ):
+            return Outcome("noop", f"status {event.status_code} is not a server error")
         analysis = repository.claim(
             session,
             event.analysis_id,
