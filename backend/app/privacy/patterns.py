@@ -110,9 +110,10 @@ def _rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(pattern, flags | re.ASCII)
 
 
-# PEM private keys; an unterminated block (a truncated log line) is redacted to the end.
+# PEM and PGP private keys; an unterminated block (a truncated log line) is redacted to the end.
 PEM_RE = _rx(
-    r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----.*?(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----|\Z)",
+    r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----.*?"
+    r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)",
     re.DOTALL,
 )
 
@@ -129,7 +130,7 @@ URL_USERINFO_RE = _rx(
 # key<sep>value in free text (form bodies, query strings, log lines, reprs, JSON, env dumps).
 # The key must start a run: the lookbehind stops a scan from retrying inside one long word.
 TEXT_KEY_RE = _rx(
-    r"(?<![\w.-])(?P<key>[A-Za-z_][\w.-]{0,63})(?P<sep>\\?[\"']?[ \t]{0,5}(?::=|=>|={1,3}|:)[ \t]{0,5})"
+    r"(?<![\w.])(?P<key>[A-Za-z_][\w.-]{0,63})(?P<sep>\\?[\"']?[ \t]{0,5}(?::=|=>|={1,3}|:)[ \t]{0,5})"
 )
 _SCHEME = r"(?P<scheme>(?i:bearer|basic|token|digest|negotiate|sentry|bot)[ \t]+)?"
 _QUOTED = (
@@ -169,11 +170,15 @@ VENDOR_TOKEN_RE = _rx(
     r")(?![\w-])"
 )
 
-# 13 to 19 digits, contiguous or in the printed groupings (4-4-4-4, 4-6-5, 4-6-4, up to two trailing
-# groups so a following expiry or CVV is absorbed); issuer range and Luhn are checked in Python.
-# The lookarounds keep it off hex strings, dotted versions and UUID groups.
+# 13 to 19 digits starting with a known issuer prefix (Visa 4, Mastercard 2221-2720 and 5,
+# Amex/Diners/JCB 30-38, Discover/Maestro/UnionPay 6), contiguous or in the printed groupings
+# (4-4-4-4, 4-6-5, 4-6-4, up to two trailing groups so a following expiry or CVV is absorbed);
+# Luhn is checked in Python. The lookarounds keep it off hex strings, versions and UUID groups.
+_ISSUER = r"(?=[456]|3(?:0[0-5]|[4678]|5(?:2[89]|[3-8]))|2(?:22[1-9]|2[3-9]|[3-6]|7[01]|720))"
 CARD_RE = _rx(
-    r"(?<![\w.-])(?:[2-6]\d{12,18}|[2-6]\d{3}[ -]\d{4,6}[ -]\d{4,5}(?:[ -]\d{1,4}){0,2})(?![\w-]|\.\d)"
+    rf"(?<![\w.]){_ISSUER}"
+    r"(?:\d{13,19}|\d{4}[ -]\d{4,6}[ -]\d{4,5}(?:[ -]\d{1,4}){0,2})"
+    r"(?!\w|[-.]\d)"
 )
 
 EMAIL_RE = _rx(
@@ -186,59 +191,39 @@ IPV4_RE = _rx(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)")
 
 # Candidates only; `ipaddress` decides. Must contain '::' or 7 colons to be valid anyway.
 IPV6_RE = _rx(
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})(?![\w:]|\.\d)"
+    r"(?<![\w:.\]])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})(?![\w:]|\.\d)"
 )
 
 
+_DOUBLED = str.maketrans("0123456789", "0246813579")  # each digit doubled, digits of the result summed
+
+
 def luhn_ok(digits: str) -> bool:
-    """True when a digit string passes the Luhn checksum."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+    """True when a string of ASCII digits passes the Luhn checksum."""
+    rev = digits[::-1]
+    # Summing bytes stays in C: 48 is ord("0").
+    total = sum(rev[0::2].encode()) + sum(rev[1::2].translate(_DOUBLED).encode()) - 48 * len(rev)
     return total % 10 == 0
-
-
-def card_digits_ok(digits: str) -> bool:
-    """True for 13 to 19 digits with a known issuer prefix that pass Luhn."""
-    n = len(digits)
-    if not 13 <= n <= 19:
-        return False
-    two, three, four = int(digits[:2]), int(digits[:3]), int(digits[:4])
-    issuer = (
-        digits[0] == "4"  # Visa
-        or 51 <= two <= 55  # Mastercard
-        or 2221 <= four <= 2720  # Mastercard 2-series
-        or two in (34, 37)  # Amex
-        or two in (36, 38)
-        or 300 <= three <= 305  # Diners
-        or four == 6011
-        or two == 65
-        or 644 <= three <= 649  # Discover
-        or 3528 <= four <= 3589  # JCB
-        or two == 62  # UnionPay
-        or two == 50
-        or 56 <= two <= 69  # Maestro
-    )
-    return issuer and luhn_ok(digits)
 
 
 def card_prefix_length(candidate: str) -> int:
     """Length of the leading part of a CARD_RE match that is a card number (0 if none).
 
+    A card has 13 to 19 digits and a valid Luhn checksum (CARD_RE checked the issuer prefix).
     Grouped matches may carry a trailing expiry or CVV group, so whole groups are dropped from
     the end until what is left checks out.
     """
     if candidate.isdigit():
-        return len(candidate) if card_digits_ok(candidate) else 0
-    groups = re.split(r"[ -]", candidate)
+        return len(candidate) if luhn_ok(candidate) else 0
+    groups = candidate.replace("-", " ").split(" ")
+    digits = "".join(groups)
+    n_digits, n_chars = len(digits), len(candidate)
     for k in range(len(groups), 2, -1):
-        if card_digits_ok("".join(groups[:k])):
-            return sum(len(g) for g in groups[:k]) + k - 1
+        if 13 <= n_digits <= 19 and luhn_ok(digits[:n_digits]):
+            return n_chars
+        dropped = len(groups[k - 1])
+        n_digits -= dropped
+        n_chars -= dropped + 1
     return 0
 
 

@@ -25,6 +25,8 @@ from app.privacy import patterns as p
 
 _PAIR_TYPES = (list, tuple)
 _KEY_CACHE_LIMIT = 10_000
+_MAX_ROUNDS = 4
+_FIXPOINT_MAX_CHARS = 65_536
 # What a key name says about the value under it.
 _PLAIN, _SENSITIVE, _LINE = 0, 1, 2
 # Fields of `user` that identify a person; `id` is kept so events of one user still group.
@@ -87,12 +89,23 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """Return `text` with every secret and PII value found in it replaced by a marker."""
-        if len(text) < 6:
-            return text  # nothing we look for fits: "a@b.co", "1.2.3.4" and "a:b::1" are longer
+        out = self._redact_once(text)
+        # One pass can expose a match to a pattern that ran before it (a marker now stands where
+        # a word character blocked a boundary), so text that changed gets another pass, until
+        # nothing changes. That makes redaction idempotent; hostile megabyte strings get one pass.
+        rounds = 1
+        while out != text and len(out) <= _FIXPOINT_MAX_CHARS and rounds < _MAX_ROUNDS:
+            text, out = out, self._redact_once(out)
+            rounds += 1
+        return out
+
+    def _redact_once(self, text: str) -> str:
+        if len(text) < 3:
+            return text  # nothing we look for fits; the shortest is an IPv6 address like "1::"
         s = text
-        # Order matters: a PEM body or a JWT must go before the generic key=value pass can cut it,
-        # and URL passwords before the email pass reads "user:pass@host" as an address.
-        if "PRIVATE KEY-----" in s:
+        # Order matters: a PEM body or a JWT must go before the key=value pass cuts it into
+        # pieces, and URL passwords before the email pass reads "user:pass@host" as an address.
+        if "PRIVATE KEY" in s:
             s = p.PEM_RE.sub(p.PRIVATE_KEY, s)
         if "eyJ" in s:
             s = p.JWT_RE.sub(p.JWT, s)
@@ -102,19 +115,19 @@ class Redactor:
         low = s.lower()
         if ("=" in s or ":" in s) and self._stem_re.search(low):
             s = self._redact_key_values(s)
-        if "bearer" in low or "basic" in low:
-            s = p.AUTH_SCHEME_RE.sub(_auth_scheme, s)
         if p.TOKEN_TRIGGER_RE.search(s):
             s = p.VENDOR_TOKEN_RE.sub(_vendor_token, s)
             s = p.AWS_KEY_ID_RE.sub(p.AWS_KEY, s)
         if p.FOUR_DIGITS_RE.search(s):
-            s = p.CARD_RE.sub(_card, s)
+            s = _redact_cards(s)
         if has_at:
             s = p.EMAIL_RE.sub(p.EMAIL, s)
         if "::" in s or s.count(":") >= 7:
             s = p.IPV6_RE.sub(_ipv6, s)
         if p.DOT_DIGIT_RE.search(s):
             s = p.IPV4_RE.sub(_ipv4, s)
+        if "bearer" in low or "basic" in low:
+            s = p.AUTH_SCHEME_RE.sub(_auth_scheme, s)
         for pattern in self._extra_patterns:
             s = pattern.sub(_extra_match, s)
         return s
@@ -162,10 +175,11 @@ class Redactor:
                     force = forced or (isinstance(key, str) and self.is_sensitive_key(key))
                     dst[key] = self._child(value, force, memo, stack)
             else:
-                pair_key = src[0] if len(src) == 2 and isinstance(src[0], str) else None
+                is_pair = len(src) == 2 and isinstance(src[0], str)
                 for i, value in enumerate(src):
-                    # [name, value] pairs are how Sentry sends headers and query strings.
-                    force = forced or (i == 1 and pair_key is not None and self.is_sensitive_key(pair_key))
+                    # [name, value] pairs are how Sentry sends headers and query strings. The name
+                    # is judged as redacted (dst[0]), so a second pass judges it the same way.
+                    force = forced or (i == 1 and is_pair and self.is_sensitive_key(dst[0]))
                     dst.append(self._child(value, force, memo, stack))
         return root
 
@@ -271,7 +285,7 @@ def _filtered_value(v: re.Match[str]) -> str:
 
 def _auth_scheme(m: re.Match[str]) -> str:
     token = m.group("token")
-    if m.group("scheme")[:1] in "bB":
+    if m.group("scheme")[:6].lower() == "bearer":
         # A real bearer token has a digit or is long; "bearer authentication" is prose.
         secret = len(token) >= 20 or any(c.isdigit() for c in token)
     else:
@@ -286,10 +300,28 @@ def _vendor_token(m: re.Match[str]) -> str:
     return p.TOKEN
 
 
-def _card(m: re.Match[str]) -> str:
-    candidate = m.group(0)
-    n = p.card_prefix_length(candidate)
-    return p.CARD + candidate[n:] if n else candidate
+def _redact_cards(s: str) -> str:
+    # A loop rather than `sub`: when a candidate fails the checks, the search resumes at its
+    # second group, so leading digit groups ("ref 2345 4111 1111 1111 1111") cannot hide a card.
+    out: list[str] = []
+    checked: dict[str, int] = {}  # repeated candidates (hostile input) are checked once
+    last = pos = 0
+    search = p.CARD_RE.search
+    while (m := search(s, pos)) is not None:
+        candidate = m.group(0)
+        n = checked.get(candidate)
+        if n is None:
+            n = checked[candidate] = p.card_prefix_length(candidate)
+        if n:
+            out.append(s[last : m.start()])
+            out.append(p.CARD)
+            last = pos = m.start() + n
+        else:
+            pos = m.start() + len(candidate) - len(candidate.lstrip("0123456789"))
+    if not out:
+        return s
+    out.append(s[last:])
+    return "".join(out)
 
 
 def _ipv6(m: re.Match[str]) -> str:
