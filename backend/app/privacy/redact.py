@@ -1,0 +1,403 @@
+"""Secret and PII scrubbing for events, applied before storing and again before an LLM sees them.
+
+Two mechanisms, as in Sentry's data scrubbing:
+
+- by key: anything under a sensitive key (password, token, cookie, authorization, …, see
+  `patterns.SENSITIVE_SUBSTRINGS`/`SENSITIVE_WORDS`) becomes "[Filtered]" — strings and numbers;
+  booleans and None say nothing and stay, containers keep their shape and have every leaf filtered;
+- by value: every other string is scanned for secrets (auth headers, URL passwords, key=value
+  pairs with a sensitive key, JWTs, vendor and AWS keys, PEM blocks, card numbers, emails, IPs),
+  which are replaced by a marker that keeps the text readable (`patterns.MARKERS`).
+
+Redaction is idempotent and never raises on odd input; dict keys and non-string scalars are kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
+from app.privacy import patterns as p
+
+_PAIR_TYPES = (list, tuple)
+_KEY_CACHE_LIMIT = 10_000
+_MAX_ROUNDS = 4
+_FIXPOINT_MAX_CHARS = 65_536
+# What a key name says about the value under it.
+_PLAIN, _SENSITIVE, _LINE = 0, 1, 2
+# Fields of `user` that identify a person; `id` is kept so events of one user still group.
+_USER_PII_KEYS = frozenset({"username", "name", "fullname", "firstname", "lastname", "phone", "phonenumber"})
+
+
+class Redactor:
+    """Scrubs secrets and PII out of strings and JSON-like data; configure once, reuse everywhere."""
+
+    def __init__(self, extra_patterns: Iterable[str] = (), extra_fields: Iterable[str] = ()) -> None:
+        self._extra_patterns: list[re.Pattern[str]] = []
+        for source in extra_patterns:
+            if not source.strip():
+                continue
+            try:
+                self._extra_patterns.append(re.compile(source))
+            except re.error as exc:
+                raise ValueError(f"invalid redaction pattern {source!r}: {exc}") from exc
+        self._extra_fields = tuple(c for c in (p.key_forms(f)[0] for f in extra_fields) if c)
+        stems = p.KEY_STEM_PATTERN
+        if self._extra_fields:
+            # "my_field" in text must hit the pre-check whichever separators it is written with.
+            stems += "|" + "|".join("[-_.]?".join(re.escape(ch) for ch in f) for f in self._extra_fields)
+        # Searched in the lowercased text: an IGNORECASE search is ten times slower.
+        self._stem_re = re.compile(stems)
+        self._key_cache: dict[str, int] = {}
+
+    @classmethod
+    def from_settings_values(cls, extra_patterns: list[str], extra_fields: list[str]) -> Redactor:
+        """Build from the REDACT_EXTRA_PATTERNS / REDACT_EXTRA_FIELDS settings (already split)."""
+        return cls(extra_patterns=extra_patterns, extra_fields=extra_fields)
+
+    # --- keys ------------------------------------------------------------------------------------
+
+    def is_sensitive_key(self, key: str) -> bool:
+        """True when values under this key name must be filtered whatever they look like."""
+        return self._key_kind(key) != _PLAIN
+
+    def _key_kind(self, key: str) -> int:
+        kind = self._key_cache.get(key)
+        if kind is not None:
+            return kind
+        compact, words = p.key_forms(key)
+        if compact in p.LINE_KEYS:
+            kind = _LINE
+        elif (
+            any(s in compact for s in p.SENSITIVE_SUBSTRINGS)
+            or any(w in p.SENSITIVE_WORDS for w in words)
+            or any(f in compact for f in self._extra_fields)
+        ):
+            kind = _SENSITIVE
+        else:
+            kind = _PLAIN
+        if len(self._key_cache) >= _KEY_CACHE_LIMIT:
+            self._key_cache.clear()  # keys come from clients; never let the cache grow unbounded
+        self._key_cache[key] = kind
+        return kind
+
+    # --- free text -------------------------------------------------------------------------------
+
+    def redact_text(self, text: str) -> str:
+        """Return `text` with every secret and PII value found in it replaced by a marker."""
+        out = self._redact_once(text)
+        # One pass can expose a match to a pattern that ran before it (a marker now stands where
+        # a word character blocked a boundary), so text that changed gets another pass, until
+        # nothing changes. That makes redaction idempotent; hostile megabyte strings get one pass.
+        rounds = 1
+        while out != text and len(out) <= _FIXPOINT_MAX_CHARS and rounds < _MAX_ROUNDS:
+            text, out = out, self._redact_once(out)
+            rounds += 1
+        return out
+
+    def _redact_once(self, text: str) -> str:
+        if len(text) < 3:
+            return text  # nothing we look for fits; the shortest is an IPv6 address like "1::"
+        s = text
+        # Order matters: a PEM body or a JWT must go before the key=value pass cuts it into
+        # pieces, and URL passwords before the email pass reads "user:pass@host" as an address.
+        if "PRIVATE KEY" in s:
+            s = p.PEM_RE.sub(p.PRIVATE_KEY, s)
+        if "eyJ" in s:
+            s = p.JWT_RE.sub(p.JWT, s)
+        has_at = "@" in s
+        if has_at and "://" in s:
+            s = p.URL_USERINFO_RE.sub(_url_password, s)
+        low = s.lower()
+        if ("=" in s or ":" in s) and self._stem_re.search(low):
+            s = self._redact_key_values(s)
+        if p.TOKEN_TRIGGER_RE.search(s):
+            s = p.VENDOR_TOKEN_RE.sub(_vendor_token, s)
+            s = p.AWS_KEY_ID_RE.sub(p.AWS_KEY, s)
+        if p.FOUR_DIGITS_RE.search(s):
+            s = _redact_cards(s)
+        if has_at:
+            s = p.EMAIL_RE.sub(p.EMAIL, s)
+        if "::" in s or s.count(":") >= 7:
+            s = p.IPV6_RE.sub(_ipv6, s)
+        if p.DOT_DIGIT_RE.search(s):
+            s = p.IPV4_RE.sub(_ipv4, s)
+        if "bearer" in low or "basic" in low:
+            s = p.AUTH_SCHEME_RE.sub(_auth_scheme, s)
+        for pattern in self._extra_patterns:
+            s = pattern.sub(_extra_match, s)
+        return s
+
+    def _redact_key_values(self, s: str) -> str:
+        # A loop rather than one big regex: the key is checked in Python (same rules as dict
+        # keys), and a key that is not sensitive must not swallow text another key may follow.
+        out: list[str] = []
+        last = pos = 0
+        while True:
+            m = p.TEXT_KEY_RE.search(s, pos)
+            if m is None:
+                break
+            kind = self._key_kind(m.group("key"))
+            if kind == _PLAIN:
+                pos = m.end("key")
+                continue
+            v = (p.LINE_VALUE_RE if kind == _LINE else p.TEXT_VALUE_RE).match(s, m.end())
+            if v is None:
+                pos = m.end()
+                continue
+            out.append(s[last : v.start()])
+            out.append(_filtered_value(v))
+            last = pos = v.end()
+        if not out:
+            return s
+        out.append(s[last:])
+        return "".join(out)
+
+    # --- structures ------------------------------------------------------------------------------
+
+    def redact_value(self, obj: Any) -> Any:
+        """Return a redacted copy of JSON-like data (dicts, lists, tuples, strings, numbers)."""
+        if not isinstance(obj, (dict, list, tuple)):
+            return self._scalar(obj, False)
+        # Iterative walk with an explicit stack: client data may nest deeper than the recursion
+        # limit. `memo` keeps shared sub-objects shared and makes a cycle terminate.
+        root: Any = {} if isinstance(obj, dict) else []
+        memo: dict[tuple[int, bool], Any] = {(id(obj), False): root}
+        stack: list[tuple[Any, Any, bool]] = [(obj, root, False)]
+        while stack:
+            src, dst, forced = stack.pop()
+            if isinstance(src, dict):
+                for key, value in src.items():
+                    force = forced or (isinstance(key, str) and self.is_sensitive_key(key))
+                    dst[key] = self._child(value, force, memo, stack)
+            else:
+                is_pair = len(src) == 2 and isinstance(src[0], str)
+                for i, value in enumerate(src):
+                    # [name, value] pairs are how Sentry sends headers and query strings. The name
+                    # is judged as redacted (dst[0]), so a second pass judges it the same way.
+                    force = forced or (i == 1 and is_pair and self.is_sensitive_key(dst[0]))
+                    dst.append(self._child(value, force, memo, stack))
+        return root
+
+    def _child(
+        self, value: Any, force: bool, memo: dict[tuple[int, bool], Any], stack: list[tuple[Any, Any, bool]]
+    ) -> Any:
+        if not isinstance(value, (dict, list, tuple)):
+            return self._scalar(value, force)
+        copy = memo.get((id(value), force))
+        if copy is None:
+            copy = {} if isinstance(value, dict) else []
+            memo[(id(value), force)] = copy
+            stack.append((value, copy, force))
+        return copy
+
+    def _scalar(self, value: Any, force: bool) -> Any:
+        if isinstance(value, str):
+            if force:
+                return value if value.lower() in p.HARMLESS_VALUES else p.FILTERED
+            return self.redact_text(value)
+        if force and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return p.FILTERED
+        return value
+
+    # --- events ----------------------------------------------------------------------------------
+
+    def redact_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        """Redact a Sentry `user` object: email, IP and names go, `id` stays (text-scanned)."""
+        out = self.redact_value(user)
+        for key, value in out.items():
+            compact = p.key_forms(key)[0] if isinstance(key, str) else ""
+            if not isinstance(value, str) or not value:
+                continue
+            if compact == "email":
+                out[key] = p.EMAIL
+            elif compact in _USER_PII_KEYS:
+                out[key] = p.FILTERED
+        return out
+
+    def redact_event(self, event: NormalizedEvent) -> NormalizedEvent:
+        """Return a copy of `event` with secrets and PII removed from every free-form field."""
+        text = self._optional_text
+        return dataclasses.replace(
+            event,
+            message=text(event.message),
+            exceptions=[self._exception(e) for e in event.exceptions],
+            fingerprint=None if event.fingerprint is None else [text(f) or "" for f in event.fingerprint],
+            transaction=text(event.transaction),
+            request=self.redact_value(event.request),
+            user=self.redact_user(event.user),
+            tags=self.redact_value(event.tags),
+            contexts=self.redact_value(event.contexts),
+            breadcrumbs=self.redact_value(event.breadcrumbs),
+            extra=self.redact_value(event.extra),
+        )
+
+    def redact_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Return a redacted copy of a raw client payload (what is stored in `error_events.payload`)."""
+        out = self.redact_value(payload)
+        if isinstance(out, dict) and isinstance(out.get("user"), dict):
+            out["user"] = self.redact_user(out["user"])
+        return out
+
+    def _optional_text(self, value: str | None) -> str | None:
+        return self.redact_text(value) if isinstance(value, str) else value
+
+    def _exception(self, exc: ExceptionInfo) -> ExceptionInfo:
+        return dataclasses.replace(
+            exc, value=self._optional_text(exc.value), frames=[self._frame(f) for f in exc.frames]
+        )
+
+    def _frame(self, frame: Frame) -> Frame:
+        text = self.redact_text
+        return dataclasses.replace(
+            frame,
+            context_line=self._optional_text(frame.context_line),
+            pre_context=[text(line) if isinstance(line, str) else line for line in frame.pre_context],
+            post_context=[text(line) if isinstance(line, str) else line for line in frame.post_context],
+            vars=self.redact_value(frame.vars),
+        )
+
+
+# --- replacement callbacks ---------------------------------------------------------------------
+
+
+def _url_password(m: re.Match[str]) -> str:
+    if not m.group("password"):
+        return m.group(0)
+    return f"{m.group('prefix')}{p.FILTERED}@"
+
+
+def _filtered_value(v: re.Match[str]) -> str:
+    for quoted, q in (("dq", '"'), ("sq", "'"), ("eq", '\\"')):
+        body = v.group(quoted)
+        if body is not None:
+            inner = body[len(q) : -len(q)]
+            return body if inner.lower() in p.HARMLESS_VALUES else f"{q}{p.FILTERED}{q}"
+    raw = v.group("raw")
+    if raw.strip().lower() in p.HARMLESS_VALUES:
+        return v.group(0)
+    return f"{v.group('scheme') or ''}{p.FILTERED}"
+
+
+def _auth_scheme(m: re.Match[str]) -> str:
+    token = m.group("token")
+    if m.group("scheme")[:6].lower() == "bearer":
+        # A real bearer token has a digit or is long; "bearer authentication" is prose.
+        secret = len(token) >= 20 or any(c.isdigit() for c in token)
+    else:
+        secret = p.basic_credentials(token)
+    return f"{m.group('scheme')}{p.FILTERED}" if secret else m.group(0)
+
+
+def _vendor_token(m: re.Match[str]) -> str:
+    token = m.group(0)
+    if token.startswith("sk-") and not any(c.isdigit() for c in token):
+        return token
+    return p.TOKEN
+
+
+def _redact_cards(s: str) -> str:
+    # A loop rather than `sub`: when a candidate fails the checks, the search resumes at its
+    # second group, so leading digit groups ("ref 2345 4111 1111 1111 1111") cannot hide a card.
+    out: list[str] = []
+    checked: dict[str, int] = {}  # repeated candidates (hostile input) are checked once
+    last = pos = 0
+    search = p.CARD_RE.search
+    while (m := search(s, pos)) is not None:
+        candidate = m.group(0)
+        n = checked.get(candidate)
+        if n is None:
+            n = checked[candidate] = p.card_prefix_length(candidate)
+        if n:
+            out.append(s[last : m.start()])
+            out.append(p.CARD)
+            last = pos = m.start() + n
+        else:
+            pos = m.start() + len(candidate) - len(candidate.lstrip("0123456789"))
+    if not out:
+        return s
+    out.append(s[last:])
+    return "".join(out)
+
+
+def _ipv6(m: re.Match[str]) -> str:
+    candidate = m.group(0)
+    return p.IP if p.is_public_ipv6(candidate) else candidate
+
+
+def _ipv4(m: re.Match[str]) -> str:
+    candidate = m.group(0)
+    # IPV4_RE already checked the octets; only loopback and 0.0.0.0 are kept.
+    return candidate if candidate.startswith("127.") or candidate == "0.0.0.0" else p.IP
+
+
+def _extra_match(m: re.Match[str]) -> str:
+    if "secret" in m.re.groupindex and m.group("secret") is not None:
+        start, end = m.span("secret")
+        base = m.start()
+        whole = m.group(0)
+        return whole[: start - base] + p.FILTERED + whole[end - base :]
+    return p.FILTERED
+
+
+# --- settings and the default instance ---------------------------------------------------------
+
+
+def split_setting(value: str | list[str] | None) -> list[str]:
+    """Parse a list setting given as a JSON list or as comma-separated text.
+
+    Use the JSON form for regexes that contain commas (e.g. `\\d{3,5}`).
+    """
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value if str(v).strip()]
+    stripped = value.strip()
+    if stripped.startswith("["):
+        parsed = json.loads(stripped)
+        if not isinstance(parsed, list):
+            raise ValueError("expected a JSON list")
+        return [str(v) for v in parsed if str(v).strip()]
+    return [part.strip() for part in stripped.split(",") if part.strip()]
+
+
+_default: Redactor | None = None
+
+
+def get_redactor() -> Redactor:
+    """The process-wide redactor (built-in rules only until `configure_redactor` is called)."""
+    global _default
+    if _default is None:
+        _default = Redactor()
+    return _default
+
+
+def configure_redactor(extra_patterns: list[str], extra_fields: list[str]) -> Redactor:
+    """Replace the process-wide redactor with one that also applies the configured extras."""
+    global _default
+    _default = Redactor.from_settings_values(extra_patterns, extra_fields)
+    return _default
+
+
+def redact_text(text: str) -> str:
+    """`Redactor.redact_text` on the default redactor."""
+    return get_redactor().redact_text(text)
+
+
+def redact_value(obj: Any) -> Any:
+    """`Redactor.redact_value` on the default redactor."""
+    return get_redactor().redact_value(obj)
+
+
+def redact_event(event: NormalizedEvent) -> NormalizedEvent:
+    """`Redactor.redact_event` on the default redactor."""
+    return get_redactor().redact_event(event)
+
+
+def redact_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """`Redactor.redact_payload` on the default redactor."""
+    return get_redactor().redact_payload(payload)
