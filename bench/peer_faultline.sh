@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Faultline as a benchmark peer: migrate, create a fresh project, start the API and a Celery worker on
-# loopback, print the KEY=VALUE lines bench/run.py reads, and stop them again.
+# Faultline as a benchmark peer: a fresh database, migrations, a new project, the API and a Celery
+# worker on loopback; prints the KEY=VALUE lines bench/run.py reads, and stops them again.
 #
 #   bench/peer_faultline.sh start [--port 8000] [--dir /tmp/faultline-bench]
 #   bench/peer_faultline.sh stop  [--dir /tmp/faultline-bench]
 #
-# Needs a running PostgreSQL and Redis: DATABASE_URL and REDIS_URL (defaults below).
-# Knobs (environment): FAULTLINE_PY, API_WORKERS (default: nproc), START_WORKER=0 (API only, used by
-# bench/analysis_bench.py), WORKER_ARGS (extra celery worker args), any app setting (LLM provider …).
+# Storage: its own database `faultline_bench` (dropped and re-created at each start unless
+# KEEP_DB=1) on the local PostgreSQL 127.0.0.1:5432 (user postgres) and Redis db 14 on
+# 127.0.0.1:6379; when nothing answers there, the embedded PostgreSQL and Valkey `make run` uses.
+# Never the DATABASE_URL / REDIS_URL of the environment: a benchmark must not write into a real
+# installation. Override with BENCH_DATABASE_URL / BENCH_REDIS_URL.
 #
-# TODO(lead): this script is written against DESIGN.md before the server exists. Check the marked
-# lines against the real app: the ASGI entry point, the CLI that creates a project, the health path.
+# Knobs (environment): FAULTLINE_PY (the venv python), API_WORKERS (default: nproc), API_ARGS (extra
+# uvicorn args), START_WORKER=0 (API only; bench/analysis_bench.py starts its own worker),
+# WORKER_ARGS (extra celery worker args), KEEP_DB=1, and any app setting (LLM_PROVIDER …).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,15 +32,16 @@ done
 if [[ -n "${FAULTLINE_PY:-}" ]]; then PY="$FAULTLINE_PY"
 elif [[ -x "$REPO/.venv/bin/python" ]]; then PY="$REPO/.venv/bin/python"
 else PY=python3; fi
-export DATABASE_URL="${DATABASE_URL:-postgresql+psycopg://faultline:faultline@127.0.0.1:5432/faultline}"
-export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 API_WORKERS="${API_WORKERS:-$(nproc)}"
 
 log() { echo "[peer_faultline] $*" >&2; }
 
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 stop() {
   local f pgid
-  for f in "$DIR"/run/*.pgid; do
+  # Infrastructure last: the API and worker shut down cleanly while their servers are still there.
+  for f in "$DIR"/run/api.pgid "$DIR"/run/worker.pgid "$DIR"/run/infra.pgid; do
     [[ -e "$f" ]] || continue
     pgid="$(cat "$f")"
     if kill -0 -- "-$pgid" 2>/dev/null; then
@@ -49,20 +53,45 @@ stop() {
   done
 }
 
-# A new project per start, so counts in error_events/issues start from zero for it.
-create_project() {
-  # TODO(lead): replace with the real CLI once it exists, e.g. `python -m app create-project NAME`,
-  # printing the id and public key. Until then: the table's documented columns, through psycopg.
-  "$PY" - "bench-$(date +%s%N)" <<'EOF'
-import os, secrets, sys
+# DATABASE_URL and REDIS_URL for the bench: explicit, else local servers, else embedded ones.
+choose_servers() {
+  DATABASE_URL="${BENCH_DATABASE_URL:-}"
+  REDIS_URL="${BENCH_REDIS_URL:-}"
+  if [[ -z "$DATABASE_URL" ]] && answers 5432; then
+    DATABASE_URL="postgresql://postgres@127.0.0.1:5432/faultline_bench"
+  fi
+  if [[ -z "$REDIS_URL" ]] && answers 6379; then REDIS_URL="redis://127.0.0.1:6379/14"; fi
+  if [[ -z "$DATABASE_URL" || -z "$REDIS_URL" ]]; then
+    log "no local PostgreSQL/Redis answering: starting the embedded ones"
+    setsid "$PY" "$REPO/bench/embedded_infra.py" "$DIR/infra" >"$DIR/infra.out" 2>"$DIR/infra.log" </dev/null &
+    echo $! >"$DIR/run/infra.pgid"
+    for _ in $(seq 1 300); do
+      [[ "$(grep -c '_URL=' "$DIR/infra.out" 2>/dev/null)" == 2 ]] && break
+      sleep 0.2
+    done
+    [[ -n "$DATABASE_URL" ]] || DATABASE_URL="$(sed -n 's/^DATABASE_URL=//p' "$DIR/infra.out")"
+    [[ -n "$REDIS_URL" ]] || REDIS_URL="$(sed -n 's/^REDIS_URL=//p' "$DIR/infra.out")"
+    [[ -n "$DATABASE_URL" && -n "$REDIS_URL" ]] || { log "embedded servers failed; see $DIR/infra.log"; exit 1; }
+  fi
+  export DATABASE_URL REDIS_URL
+  export CELERY_BROKER_URL="$REDIS_URL"
+}
+
+fresh_database() {
+  "$PY" - "${KEEP_DB:-0}" <<'EOF'
+import os, sys
 import psycopg
-url = os.environ["DATABASE_URL"].replace("+psycopg", "", 1)
-with psycopg.connect(url) as conn:
-    key = secrets.token_hex(16)
-    pid = conn.execute(
-        "INSERT INTO projects (name, public_key) VALUES (%s, %s) RETURNING id", (sys.argv[1], key)
-    ).fetchone()[0]
-print(pid, key)
+from psycopg import sql
+from sqlalchemy import make_url
+url = make_url(os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1))
+admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+    exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).fetchone()
+    if exists and sys.argv[1] != "1":
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(url.database)))
+        exists = None
+    if not exists:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database)))
 EOF
 }
 
@@ -72,9 +101,11 @@ infra_pids() {
 import os, psycopg, redis
 pids = []
 try:
-    with psycopg.connect(os.environ["DATABASE_URL"].replace("+psycopg", "", 1)) as c:
-        d = c.execute("SHOW data_directory").fetchone()[0]
-    pids.append(open(os.path.join(d, "postmaster.pid")).readline().strip())
+    with psycopg.connect(os.environ["DATABASE_URL"]) as c:
+        backend = c.execute("SELECT pg_backend_pid()").fetchone()[0]
+        # Our backend's parent is the postmaster (loopback server on this machine).
+        stat = open(f"/proc/{backend}/stat").read()
+        pids.append(stat.rsplit(")", 1)[1].split()[1])
 except Exception:
     pass
 try:
@@ -86,18 +117,26 @@ EOF
 }
 
 start() {
-  [[ -f "$REPO/backend/app/main.py" ]] || { log "backend/app/main.py not found: Faultline server not there yet"; exit 3; }
+  [[ -f "$REPO/backend/app/main.py" ]] || { log "backend/app/main.py not found"; exit 3; }
   stop
   rm -rf "$DIR"
   mkdir -p "$DIR/run"
+  choose_servers
+  fresh_database
   cd "$REPO/backend"
-  log "migrating"
-  "$PY" -m alembic upgrade head >"$DIR/migrate.log" 2>&1
-  read -r PROJECT_ID KEY < <(create_project)
+  log "migrating $DATABASE_URL"
+  "$PY" -m app migrate >"$DIR/migrate.log" 2>&1
+  # A benchmark measures throughput, not the per-project ingest quota (Bugsink's are raised too).
+  export RATE_LIMIT_PER_MINUTE="${RATE_LIMIT_PER_MINUTE:-1000000000}"
+  export PUBLIC_URL="http://127.0.0.1:$PORT"
+  local name dsn
+  name="bench-$(date +%s%N)"
+  dsn="$("$PY" -m app create-project "$name" 2>>"$DIR/migrate.log" | tail -n 1)"
+  [[ "$dsn" == http* ]] || { log "create-project printed no DSN; see $DIR/migrate.log"; exit 1; }
 
-  # TODO(lead): the server and worker command lines are the knobs of issue 7; keep them here.
+  # shellcheck disable=SC2086
   setsid "$PY" -m uvicorn app.main:app --host 127.0.0.1 --port "$PORT" --workers "$API_WORKERS" \
-      --no-access-log --log-level warning >"$DIR/api.log" 2>&1 </dev/null &
+      --no-access-log --log-level warning ${API_ARGS:-} >"$DIR/api.log" 2>&1 </dev/null &
   local apid=$!
   echo "$apid" >"$DIR/run/api.pgid"
   local pids="$apid"
@@ -110,17 +149,18 @@ start() {
     pids="$pids $wpid"
   fi
 
-  # TODO(lead): a real health path if there is one; any HTTP answer means the port is served.
   for _ in $(seq 1 150); do
-    if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then break; fi
+    if curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz"; then break; fi
     sleep 0.2
   done
-  curl -s -o /dev/null "http://127.0.0.1:$PORT/" || { log "API not up; see $DIR/api.log"; stop; exit 1; }
-  log "up on 127.0.0.1:$PORT (api pid $apid)"
+  curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" || { log "API not up; see $DIR/api.log"; stop; exit 1; }
+  sleep 0.5  # a server that lost the port to another one exits just after binding failed
+  kill -0 "$apid" 2>/dev/null || { log "API exited (port $PORT taken?); see $DIR/api.log"; stop; exit 1; }
+  log "up on 127.0.0.1:$PORT (api pid $apid, $API_WORKERS workers)"
   echo "URL=http://127.0.0.1:$PORT"
-  echo "DSN=http://$KEY@127.0.0.1:$PORT/$PROJECT_ID"
-  echo "PROJECT_ID=$PROJECT_ID"
-  echo "PROJECT_KEY=$KEY"
+  echo "DSN=$dsn"
+  echo "PROJECT_ID=${dsn##*/}"
+  echo "PROJECT_KEY=$name"  # the seed endpoint's project_key is the project's name
   echo "DB=$DATABASE_URL"
   echo "PIDS=$pids"
   echo "EXTRA_PIDS=$(infra_pids)"
