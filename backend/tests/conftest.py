@@ -32,6 +32,7 @@ os.environ.update(
 
 from app.config import get_settings  # noqa: E402
 from app.db import get_sync_engine  # noqa: E402
+from app.projects.cache import project_cache  # noqa: E402
 from app.runtime.migrate import upgrade_head  # noqa: E402
 from tests.support.processes import LiveServer, WorkerProcess  # noqa: E402
 
@@ -47,6 +48,7 @@ def clean_database() -> Iterator[None]:
         conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     redis.Redis.from_url(REDIS_URL).flushdb()
     get_settings.cache_clear()
+    project_cache.clear()  # ids and names are reused after the truncate
     yield
 
 

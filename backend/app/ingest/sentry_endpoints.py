@@ -27,7 +27,7 @@ from app.ingest.normalize import normalize_sentry_event
 from app.ingest.pipeline import accept_event, ingest_session
 from app.ingest.sentry_auth import KeyRejected, extract_sentry_key
 from app.models import Project
-from app.projects import repository as project_repository
+from app.projects import service as project_service
 
 router = APIRouter(tags=["ingest (Sentry protocol)"])
 
@@ -36,7 +36,9 @@ INVALID_KEY = "invalid project id or sentry key"
 
 async def authenticate(session: AsyncSession, project_id: str, key: str) -> Project:
     """The project the key belongs to; one answer for unknown project and wrong key."""
-    project = await project_repository.get_by_id(session, int(project_id)) if project_id.isdigit() else None
+    project = (
+        await project_service.get_by_id_cached(session, int(project_id)) if project_id.isdigit() else None
+    )
     if project is None or not secrets.compare_digest(project.public_key, key):
         raise KeyRejected(INVALID_KEY)
     return project

@@ -4,72 +4,71 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, func, null, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+if TYPE_CHECKING:
+    from app.ingest.service import PreparedEvent
 
-from app.models import Issue
-
-
-@dataclass(frozen=True)
-class IssueRow:
-    id: int
-    current_analysis_id: int | None
-    analysis_generation: int
-    is_regressed: bool
-
-
-async def upsert_for_event(
-    session: AsyncSession,
-    *,
-    project_id: int,
-    fingerprint: str,
-    grouping_version: str,
-    title: str,
-    culprit: str,
-    level: str,
-    seen_at: datetime,
-) -> IssueRow:
-    """Insert the issue or count one more event on it, in one statement.
-
-    The row lock taken by ON CONFLICT DO UPDATE serialises concurrent events of one issue, so
-    `times_seen` stays exact. A resolved issue that sees an event regresses: it reopens, its
-    analysis generation is bumped and its current analysis cleared, so the next qualifying event
-    asks for a fresh analysis.
-    """
-    was_resolved = Issue.status == "resolved"
-    stmt = insert(Issue).values(
-        project_id=project_id,
-        fingerprint=fingerprint,
-        grouping_version=grouping_version,
-        title=title,
-        culprit=culprit,
-        level=level,
-        status="unresolved",
-        is_regressed=False,
-        first_seen=seen_at,
-        last_seen=seen_at,
-        times_seen=1,
-        analysis_generation=1,
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Issue.project_id, Issue.fingerprint],
-        set_={
-            "times_seen": Issue.times_seen + 1,
-            "last_seen": func.greatest(Issue.last_seen, stmt.excluded.last_seen),
-            "status": case((was_resolved, "unresolved"), else_=Issue.status),
-            "is_regressed": case((was_resolved, True), else_=Issue.is_regressed),
-            "resolved_at": case((was_resolved, null()), else_=Issue.resolved_at),
-            "analysis_generation": case(
-                (was_resolved, Issue.analysis_generation + 1), else_=Issue.analysis_generation
-            ),
-            "current_analysis_id": case((was_resolved, null()), else_=Issue.current_analysis_id),
-        },
-    ).returning(Issue.id, Issue.current_analysis_id, Issue.analysis_generation, Issue.is_regressed)
-    row = (await session.execute(stmt)).one()
-    return IssueRow(*row)
+# Insert each issue of a batch of events or count its new events on it, in one statement (used as a
+# CTE by app/ingest/repository.py). The row lock taken by ON CONFLICT DO UPDATE serialises
+# concurrent batches touching one issue, so `times_seen` stays exact, and rows are taken in one
+# order (project, fingerprint) in every batch, so two batches never deadlock. A resolved issue that
+# sees an event regresses: it reopens, its analysis generation is bumped and its current analysis
+# cleared, so the next qualifying event asks for a fresh analysis. (SET expressions read the row as
+# it was before this update.)
+UPSERT_ISSUES_SQL = """
+    INSERT INTO issues AS i (project_id, fingerprint, grouping_version, title, culprit, level, status,
+                             is_regressed, first_seen, last_seen, times_seen, analysis_generation)
+    SELECT project_id, fingerprint, grouping_version, title, culprit, level, 'unresolved',
+           false, first_seen, last_seen, events, 1
+    FROM unnest(%(i_project)b::int[], %(i_fingerprint)b::text[], %(i_version)b::text[],
+                %(i_title)b::text[], %(i_culprit)b::text[], %(i_level)b::text[],
+                %(i_first_seen)b::timestamptz[], %(i_last_seen)b::timestamptz[], %(i_events)b::int[])
+         AS b(project_id, fingerprint, grouping_version, title, culprit, level, first_seen,
+              last_seen, events)
+    ORDER BY project_id, fingerprint
+    ON CONFLICT (project_id, fingerprint) DO UPDATE SET
+        times_seen = i.times_seen + excluded.times_seen,
+        last_seen = greatest(i.last_seen, excluded.last_seen),
+        status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
+        is_regressed = CASE WHEN i.status = 'resolved' THEN true ELSE i.is_regressed END,
+        resolved_at = CASE WHEN i.status = 'resolved' THEN NULL ELSE i.resolved_at END,
+        analysis_generation = CASE WHEN i.status = 'resolved' THEN i.analysis_generation + 1
+                                   ELSE i.analysis_generation END,
+        current_analysis_id = CASE WHEN i.status = 'resolved' THEN NULL
+                                   ELSE i.current_analysis_id END
+    RETURNING i.id, i.project_id, i.fingerprint, i.current_analysis_id, i.analysis_generation
+"""
 
 
-async def set_current_analysis(session: AsyncSession, issue_id: int, analysis_id: int) -> None:
-    await session.execute(update(Issue).where(Issue.id == issue_id).values(current_analysis_id=analysis_id))
+@dataclass
+class _BatchIssue:
+    first: PreparedEvent  # labels a new issue (title, culprit, level), as the first event would
+    first_seen: datetime
+    last_seen: datetime
+    events: int = 1
+
+
+def issue_rows(events: list[PreparedEvent]) -> dict[str, list[Any]]:
+    """UPSERT_ISSUES_SQL's parameters: one row per issue of the batch, in lock order."""
+    issues: dict[tuple[int, str], _BatchIssue] = {}
+    for e in events:
+        issue = issues.get((e.project_id, e.fingerprint))
+        if issue is None:
+            issues[(e.project_id, e.fingerprint)] = _BatchIssue(e, e.received_at, e.received_at)
+        else:
+            issue.first_seen = min(issue.first_seen, e.received_at)
+            issue.last_seen = max(issue.last_seen, e.received_at)
+            issue.events += 1
+    rows = [issues[key] for key in sorted(issues)]
+    return {
+        "i_project": [r.first.project_id for r in rows],
+        "i_fingerprint": [r.first.fingerprint for r in rows],
+        "i_version": [r.first.grouping_version for r in rows],
+        "i_title": [r.first.title for r in rows],
+        "i_culprit": [r.first.culprit for r in rows],
+        "i_level": [r.first.level for r in rows],
+        "i_first_seen": [r.first_seen for r in rows],
+        "i_last_seen": [r.last_seen for r in rows],
+        "i_events": [r.events for r in rows],
+    }

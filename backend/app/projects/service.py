@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.models import Project
 from app.projects import repository
+from app.projects.cache import project_cache
 
 
 def new_public_key() -> str:
@@ -27,11 +28,23 @@ def dsn_for(project: Project, public_url: str | None = None) -> str:
 async def get_or_create_by_key(
     session: AsyncSession, project_key: str, *, auto_create: bool
 ) -> Project | None:
-    """The seed's `project_key` names a project; unknown names are created when auto-create is on."""
-    project = await repository.get_by_name(session, project_key)
-    if project is None and auto_create:
-        project = await repository.insert_if_absent(session, project_key, new_public_key())
-    return project
+    """The seed's `project_key` names a project; unknown names are created when auto-create is on.
+
+    Ingest calls this for every event, so lookups are cached for a few seconds (app/projects/cache.py).
+    """
+
+    async def load() -> Project | None:
+        project = await repository.get_by_name(session, project_key)
+        if project is None and auto_create:
+            project = await repository.insert_if_absent(session, project_key, new_public_key())
+        return project
+
+    return await project_cache.get(("name", project_key), load)
+
+
+async def get_by_id_cached(session: AsyncSession, project_id: int) -> Project | None:
+    """The project with this id, cached for a few seconds (ingest looks it up for every event)."""
+    return await project_cache.get(("id", project_id), lambda: repository.get_by_id(session, project_id))
 
 
 def create_project(session: Session, name: str) -> Project:

@@ -1,0 +1,203 @@
+"""Group commit: concurrent ingest requests share one transaction and one commit.
+
+A request hands its prepared event to `store()` and waits. A flusher task takes everything queued
+so far (up to MAX_BATCH events), writes it with `store_batch` in one transaction, commits, and only
+then answers each waiting request, so "accepted means stored" holds for every event of the batch.
+Batches form on their own while the previous commit is in flight; a lone event on an idle server
+is written at once (there is no timer and no added latency).
+
+One batcher per event loop (a uvicorn worker process has one), created on first use. Each flusher
+keeps one pooled connection between batches and sends BEGIN with its first statement (pipeline
+mode): a batch costs two round trips, the second being the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection as SAConnection
+
+from app.db import get_async_engine
+from app.ingest.service import AlreadyStored, PreparedEvent, StoredEvent, store_batch
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 128
+FLUSHERS = 1  # measured: one flusher forms batches twice as large as two, for the same latency
+MAX_DEADLOCK_RETRIES = 3
+
+Answers = dict[tuple[int, str], StoredEvent]
+
+
+class StoreUnavailable(Exception):
+    """The database could not take the event (unreachable, or it refused the write)."""
+
+
+class HeldConnection:
+    """A connection from the app's pool that a flusher keeps between batches."""
+
+    def __init__(self) -> None:
+        self._sa_conn: SAConnection | None = None
+        self._conn: AsyncConnection[Any] | None = None
+
+    async def get(self) -> AsyncConnection[Any]:
+        """The held psycopg connection, checked out of the pool on first use or after a failure."""
+        if self._conn is not None and self._conn.closed:
+            await self.discard()
+        if self._conn is None:
+            self._sa_conn = await get_async_engine().connect()
+            raw = await self._sa_conn.get_raw_connection()
+            self._conn = raw.driver_connection  # type: ignore[assignment]
+        assert self._conn is not None
+        return self._conn
+
+    async def discard(self) -> None:
+        """Give up a connection that failed: the pool replaces it."""
+        if self._sa_conn is not None:
+            with contextlib.suppress(Exception):
+                await self._sa_conn.invalidate()
+            with contextlib.suppress(Exception):
+                await self._sa_conn.close()
+        self._sa_conn = self._conn = None
+
+
+async def write_batch(held: HeldConnection, events: list[PreparedEvent]) -> Answers:
+    """Store distinct events in one transaction; resends come back as duplicates (id None)."""
+    answers: Answers = {}
+    todo = events
+    deadlocks = 0
+    while todo:
+        conn = await held.get()
+        try:
+            async with conn.pipeline():  # BEGIN goes out with the first statement
+                stored = await store_batch(conn, todo)
+                await conn.commit()
+        except BaseException as exc:
+            await _end_failed_transaction(held, conn)
+            if isinstance(exc, AlreadyStored):
+                # Answer the resends as duplicates and write the others without them.
+                for event in todo:
+                    if event.key in exc.keys:
+                        answers[event.key] = StoredEvent(None, event.event_id, None, None, False)
+                todo = [e for e in todo if e.key not in exc.keys]
+                continue
+            if isinstance(exc, psycopg.errors.DeadlockDetected) and deadlocks < MAX_DEADLOCK_RETRIES:
+                deadlocks += 1
+                continue
+            raise
+        answers.update((e.key, s) for e, s in zip(todo, stored, strict=True))
+        todo = []
+    return answers
+
+
+class GroupCommitBatcher:
+    """Queues prepared events and writes them in shared transactions (see the module docstring)."""
+
+    def __init__(self, max_batch: int = MAX_BATCH, flushers: int = FLUSHERS) -> None:
+        self.max_batch = max_batch
+        self.flushers = flushers
+        self._queue: asyncio.Queue[tuple[PreparedEvent, asyncio.Future[StoredEvent]]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def store(self, event: PreparedEvent) -> StoredEvent:
+        """Store the event; returns once the transaction holding it has committed."""
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._flush_forever()) for _ in range(self.flushers)]
+        future: asyncio.Future[StoredEvent] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((event, future))
+        return await future
+
+    async def _flush_forever(self) -> None:
+        held = HeldConnection()
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._flush(held, batch)
+
+    async def _flush(
+        self, held: HeldConnection, batch: list[tuple[PreparedEvent, asyncio.Future[StoredEvent]]]
+    ) -> None:
+        # A resend within the batch is written once; its copies are answered as duplicates.
+        distinct: dict[tuple[int, str], PreparedEvent] = {}
+        for event, _ in batch:
+            distinct.setdefault(event.key, event)
+        try:
+            answers = await self._write_isolating_failures(held, list(distinct.values()))
+        except BaseException as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(_as_unavailable(exc))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for event, future in batch:
+            if future.done():  # the request was cancelled (client gone); the event is stored anyway
+                continue
+            answer = answers[event.key]
+            if isinstance(answer, BaseException):
+                future.set_exception(answer)
+            elif distinct[event.key] is not event:
+                future.set_result(StoredEvent(None, event.event_id, None, None, analysis_created=False))
+            else:
+                future.set_result(answer)
+
+    async def _write_isolating_failures(
+        self, held: HeldConnection, events: list[PreparedEvent]
+    ) -> dict[tuple[int, str], StoredEvent | BaseException]:
+        try:
+            return dict(await write_batch(held, events))
+        except psycopg.Error as exc:
+            if len(events) == 1 or isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+                raise
+            logger.warning("batch of %d events refused (%s); writing them one by one", len(events), exc)
+        # One event the database refuses must not fail the others written with it.
+        answers: dict[tuple[int, str], StoredEvent | BaseException] = {}
+        for event in events:
+            try:
+                answers.update(await write_batch(held, [event]))
+            except psycopg.Error as exc:
+                answers[event.key] = _as_unavailable(exc)
+        return answers
+
+
+async def _end_failed_transaction(held: HeldConnection, conn: AsyncConnection[Any]) -> None:
+    """Roll back, or give up the connection when it is broken."""
+    if not (conn.closed or conn.broken):
+        try:
+            await conn.rollback()
+            return
+        except psycopg.Error:
+            pass
+    await held.discard()
+
+
+def _as_unavailable(exc: BaseException) -> BaseException:
+    if isinstance(exc, psycopg.Error | DBAPIError | PoolTimeoutError | OSError):
+        logger.warning("database unavailable during ingest: %s", exc)
+        unavailable = StoreUnavailable(str(exc))
+        unavailable.__cause__ = exc
+        return unavailable
+    return exc
+
+
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommitBatcher] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_batcher() -> GroupCommitBatcher:
+    """The batcher of the running event loop."""
+    loop = asyncio.get_running_loop()
+    batcher = _batchers.get(loop)
+    if batcher is None:
+        batcher = _batchers[loop] = GroupCommitBatcher()
+    return batcher
