@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 import orjson
 import psycopg
 from psycopg import sql
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,10 +32,25 @@ def dumps_jsonb(value: object) -> str:
     return text.replace("\\u0000", "\\ufffd")
 
 
+# New JSONB values (event payloads, several KB each) are TOAST-compressed with lz4 where the server
+# supports it: several times less CPU than the default pglz for a similar size. Reads are unaffected.
+FAST_TOAST_SQL = (
+    "SELECT set_config('default_toast_compression', 'lz4', false) FROM pg_settings"
+    " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+)
+
+
+def _use_fast_toast(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(FAST_TOAST_SQL)
+    cursor.close()
+    dbapi_connection.commit()  # a setting made in a rolled-back transaction would be undone
+
+
 @lru_cache
 def get_async_engine() -> AsyncEngine:
     settings = get_settings()
-    return create_async_engine(
+    engine = create_async_engine(
         settings.async_database_url,
         pool_size=20,
         max_overflow=10,
@@ -44,6 +60,8 @@ def get_async_engine() -> AsyncEngine:
         connect_args=CONNECT_ARGS,
         json_serializer=dumps_jsonb,
     )
+    event.listen(engine.sync_engine, "connect", _use_fast_toast)
+    return engine
 
 
 @lru_cache

@@ -16,6 +16,7 @@ from app.health import router as health_router
 from app.ingest.limits import BadPayload, IngestError
 from app.ingest.seed_endpoints import router as seed_router
 from app.ingest.sentry_endpoints import router as sentry_router
+from app.runtime.gc_tuning import tune_gc_for_serving
 
 logger = logging.getLogger("app")
 
@@ -25,6 +26,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     dispatcher = AnalysisDispatcher(publish_with_celery)
     dispatcher.start()
     app.state.dispatcher = dispatcher
+    tune_gc_for_serving()
     yield
     dispatcher.stop()
 

@@ -148,7 +148,8 @@ def _loads_object(raw: bytes, what: str, max_depth: int) -> dict[str, Any]:
     """Parse JSON that must be an object, after an iterative depth check; NaN/Infinity tolerated."""
     if not raw.strip():
         raise BadPayload(f"{what}: empty, expected a JSON object")
-    depth = _nesting_depth(raw)
+    # Fewer opening brackets than the limit (strings included) cannot nest deeper: skip the scan.
+    depth = _nesting_depth(raw) if raw.count(b"{") + raw.count(b"[") > max_depth else 0
     if depth > max_depth:
         raise BadPayload(f"{what}: JSON nested {depth} levels deep, the limit is {max_depth}")
     try:

@@ -33,10 +33,15 @@ from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
 from app.privacy import patterns as p
 
 _KEY_CACHE_LIMIT = 10_000
+# Most strings of an event repeat across events (source lines, paths, headers, breadcrumbs), so
+# short ones are remembered with their redacted form; bounded to a few MB.
+_TEXT_CACHE_LIMIT = 8_192
+_TEXT_CACHE_MAX_CHARS = 512
 _MAX_ROUNDS = 4
 _FIXPOINT_MAX_CHARS = 65_536
 # What a key name says about the value under it.
 _PLAIN, _VERSION, _SENSITIVE, _LINE = 0, 1, 2, 3
+_CONTAINERS = (dict, list, tuple)
 # Fields of `user` that identify a person; `id` is kept so events of one user still group.
 _USER_PII_KEYS = frozenset({"username", "name", "fullname", "firstname", "lastname", "phone", "phonenumber"})
 
@@ -61,6 +66,7 @@ class Redactor:
         # Searched in the lowercased text: an IGNORECASE search is ten times slower.
         self._stem_re = re.compile(stems)
         self._key_cache: dict[str, int] = {}
+        self._text_cache: dict[str, str] = {}
 
     @classmethod
     def from_settings_values(cls, extra_patterns: list[str], extra_fields: list[str]) -> Redactor:
@@ -99,6 +105,17 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """Return `text` with every secret and PII value found in it replaced by a marker."""
+        cached = self._text_cache.get(text)
+        if cached is not None:
+            return cached
+        out = self._redact_fixpoint(text)
+        if len(text) <= _TEXT_CACHE_MAX_CHARS:
+            if len(self._text_cache) >= _TEXT_CACHE_LIMIT:
+                self._text_cache.clear()  # texts come from clients; never let the cache grow unbounded
+            self._text_cache[text] = out
+        return out
+
+    def _redact_fixpoint(self, text: str) -> str:
         out = self._redact_once(text)
         # One pass can expose a match to a pattern that ran before it (a marker now stands where
         # a word character blocked a boundary), so text that changed gets another pass, until
@@ -171,43 +188,54 @@ class Redactor:
 
     def redact_value(self, obj: Any) -> Any:
         """Return a redacted copy of JSON-like data (dicts, lists, tuples, strings, numbers)."""
-        if not isinstance(obj, (dict, list, tuple)):
+        if not isinstance(obj, _CONTAINERS):
             return self._scalar(obj, False)
         # Iterative walk with an explicit stack: client data may nest deeper than the recursion
-        # limit. `memo` keeps shared sub-objects shared and makes a cycle terminate.
+        # limit. `memo` keeps shared sub-objects shared and makes a cycle terminate. This runs for
+        # every node of every event, hence the inlined lookups.
         root: Any = {} if isinstance(obj, dict) else []
         memo: dict[tuple[int, bool], Any] = {(id(obj), False): root}
         stack: list[tuple[Any, Any, bool]] = [(obj, root, False)]
+        key_cache, key_kind, text, scalar = self._key_cache, self._key_kind, self.redact_text, self._scalar
+
+        def child(value: Any, force: bool) -> Any:
+            copy = memo.get((id(value), force))
+            if copy is None:
+                copy = memo[(id(value), force)] = {} if isinstance(value, dict) else []
+                stack.append((value, copy, force))
+            return copy
+
         while stack:
             src, dst, forced = stack.pop()
             if isinstance(src, dict):
                 for key, value in src.items():
-                    kind = self._key_kind(key) if isinstance(key, str) else _PLAIN
+                    kind = key_cache.get(key, -1) if isinstance(key, str) else _PLAIN
+                    if kind < 0:
+                        kind = key_kind(key)
                     if kind == _VERSION and not forced and _is_version(value):
                         # "1.1.1.2" under os.version is a version, not an address
                         dst[key] = value
                         continue
-                    dst[key] = self._child(value, forced or kind >= _SENSITIVE, memo, stack)
+                    force = forced or kind >= _SENSITIVE
+                    if isinstance(value, _CONTAINERS):
+                        dst[key] = child(value, force)
+                    elif not force and isinstance(value, str):
+                        dst[key] = text(value)
+                    else:
+                        dst[key] = scalar(value, force)
             else:
                 is_pair = len(src) == 2 and isinstance(src[0], str)
                 for i, value in enumerate(src):
                     # [name, value] pairs are how Sentry sends headers and query strings. The name
                     # is judged as redacted (dst[0]), so a second pass judges it the same way.
                     force = forced or (i == 1 and is_pair and self.is_sensitive_key(dst[0]))
-                    dst.append(self._child(value, force, memo, stack))
+                    if isinstance(value, _CONTAINERS):
+                        dst.append(child(value, force))
+                    elif not force and isinstance(value, str):
+                        dst.append(text(value))
+                    else:
+                        dst.append(scalar(value, force))
         return root
-
-    def _child(
-        self, value: Any, force: bool, memo: dict[tuple[int, bool], Any], stack: list[tuple[Any, Any, bool]]
-    ) -> Any:
-        if not isinstance(value, (dict, list, tuple)):
-            return self._scalar(value, force)
-        copy = memo.get((id(value), force))
-        if copy is None:
-            copy = {} if isinstance(value, dict) else []
-            memo[(id(value), force)] = copy
-            stack.append((value, copy, force))
-        return copy
 
     def _scalar(self, value: Any, force: bool) -> Any:
         if isinstance(value, str):
