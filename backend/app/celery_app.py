@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from celery import Celery
+import sys
+from typing import Any
+
+from celery import Celery, Task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import task_postrun, task_prerun
 
 from app.config import get_settings
 
@@ -43,3 +48,42 @@ celery_app.conf.update(
         },
     },
 )
+
+
+# The soft time limit in green pools. Celery's gevent pool enforces only the hard limit (a
+# gevent.Timeout around each task); the soft one, which lets the task record why it stopped and
+# retry, is a signal that only the prefork pool sends. So under gevent each task gets a Timeout of
+# its own that raises SoftTimeLimitExceeded in its greenlet at the soft limit: the task sees the same
+# exception at the same moment as under prefork. (`celery worker -P gevent`, see runtime/supervisor.py.)
+_soft_deadlines: dict[str, Any] = {}
+
+
+def _green_pool() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and monkey.is_module_patched("socket")
+
+
+def soft_time_limit_of(task: Task) -> float | None:
+    """The soft limit this run of the task has: from its message, else the task's, else the app's."""
+    _hard, soft = task.request.timelimit or (None, None)
+    return soft or task.soft_time_limit or celery_app.conf.task_soft_time_limit
+
+
+@task_prerun.connect
+def _arm_soft_time_limit(task_id: str | None = None, task: Task | None = None, **_: Any) -> None:
+    if task is None or task_id is None or not _green_pool():
+        return
+    soft = soft_time_limit_of(task)
+    if soft:
+        from gevent import Timeout
+
+        deadline = Timeout(soft, SoftTimeLimitExceeded(f"soft time limit ({soft:g} s) exceeded"))
+        deadline.start()  # raises in the current greenlet: the one running the task
+        _soft_deadlines[task_id] = deadline
+
+
+@task_postrun.connect
+def _disarm_soft_time_limit(task_id: str | None = None, **_: Any) -> None:
+    deadline = _soft_deadlines.pop(task_id, None) if task_id else None
+    if deadline is not None:
+        deadline.close()

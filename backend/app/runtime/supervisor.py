@@ -18,6 +18,11 @@ from app.runtime.embedded import start_postgres, start_valkey, wait_for_port
 from app.runtime.migrate import BACKEND_DIR, upgrade_head
 
 DATA_DIR = BACKEND_DIR.parent / ".data"
+# Analyses wait on the LLM for seconds and use little CPU: one worker process with a gevent pool keeps
+# this many of them in flight (prefork would need a process each). The seed's time limits hold there
+# too (soft limit armed per task in app/celery_app.py, hard limit by Celery's gevent pool). Celery
+# cannot embed beat in a gevent worker, so the sweeper's schedule runs in a beat process of its own.
+WORKER_POOL_ARGS = ["--pool=gevent", "--concurrency=100"]
 
 
 def _start(cmd: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
@@ -73,23 +78,30 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2) -> i
         dsn, project_key, extra_lines = ensure_first_run_objects()
 
         python = sys.executable
-        children.append(
-            _start(
-                [python, "-m", "uvicorn", "app.main:app", "--host", host, "--port", str(port),
-                 "--workers", str(web_workers), "--no-access-log"],
-                env,
-                "api.log",
-            )
+        api = _start(
+            [python, "-m", "uvicorn", "app.main:app", "--host", host, "--port", str(port),
+             "--workers", str(web_workers), "--no-access-log"],
+            env,
+            "api.log",
         )  # fmt: skip
+        children.append(api)
         children.append(
             _start(
                 [python, "-m", "celery", "-A", "app.celery_worker", "worker", "--queues=ai_analysis",
-                 "--loglevel=info", "--beat", "--schedule", str(DATA_DIR / "celerybeat-schedule")],
+                 *WORKER_POOL_ARGS, "--loglevel=info"],
                 env,
                 "worker.log",
             )
         )  # fmt: skip
-        wait_for_port(host, port, timeout_s=60, process=children[-2])
+        children.append(
+            _start(
+                [python, "-m", "celery", "-A", "app.celery_worker", "beat", "--loglevel=info",
+                 "--schedule", str(DATA_DIR / "celerybeat-schedule")],
+                env,
+                "beat.log",
+            )
+        )  # fmt: skip
+        wait_for_port(host, port, timeout_s=60, process=api)
         print(_banner(host, port, dsn, project_key, extra_lines))
         print(f"  (ready in {time.monotonic() - started:.1f}s)", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
