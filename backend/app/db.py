@@ -50,9 +50,11 @@ def _use_fast_toast(dbapi_connection: Any, _record: object) -> None:
 @lru_cache
 def get_async_engine() -> AsyncEngine:
     settings = get_settings()
+    # Ingest keeps one connection per process for its group commits (app/ingest/batcher.py); the
+    # rest serve project lookups on a cache miss and the read API.
     engine = create_async_engine(
         settings.async_database_url,
-        pool_size=20,
+        pool_size=10,
         max_overflow=10,
         pool_timeout=2,
         pool_pre_ping=False,
@@ -71,10 +73,12 @@ def get_async_sessionmaker() -> async_sessionmaker[AsyncSession]:
 
 @lru_cache
 def get_sync_engine() -> Engine:
+    # The analysis worker runs dozens of tasks at once in the gevent pool, each taking a connection
+    # three times briefly (claim, record, result); a pool that size avoids reconnecting under load.
     return create_engine(
         get_settings().database_url,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=20,
+        max_overflow=20,
         pool_pre_ping=True,
         connect_args=CONNECT_ARGS,
     )

@@ -80,6 +80,8 @@ def _clean(text: str) -> str:
     # PostgreSQL refuses NUL in text/jsonb, and lone surrogates cannot be encoded as UTF-8.
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
+    if text.isascii():  # O(1) in CPython; ASCII has no surrogates, so skip the trial encoding
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -116,21 +118,20 @@ def _bool(value: Any) -> bool | None:
 
 def _json_safe(value: Any, depth: int = 0) -> Any:
     """Free-form client data made storable: bounded size and depth, finite numbers, clean strings."""
+    # Most frequent types first: this runs for every node of the free-form parts of every event.
+    if isinstance(value, str):
+        return truncate(_clean(value), MAX_FREE_STRING)
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         if math.isfinite(value):
             return value
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, str):
-        return truncate(_clean(value), MAX_FREE_STRING)
     if depth >= MAX_DEPTH:
         return TRUNCATION_MARKER
     if isinstance(value, dict):
-        return {
-            truncate(_clean(str(k)), MAX_NAME): _json_safe(v, depth + 1)
-            for k, v in list(value.items())[:MAX_ITEMS]
-        }
+        items = value.items() if len(value) <= MAX_ITEMS else list(value.items())[:MAX_ITEMS]
+        return {truncate(_clean(str(k)), MAX_NAME): _json_safe(v, depth + 1) for k, v in items}
     if isinstance(value, list | tuple):
         return [_json_safe(v, depth + 1) for v in value[:MAX_ITEMS]]
     return truncate(_clean(str(value)), MAX_FREE_STRING)

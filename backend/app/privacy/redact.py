@@ -23,11 +23,10 @@ over 64 KiB get a single pass, which keeps hostile megabyte strings well under a
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
 from app.privacy import patterns as p
@@ -42,6 +41,7 @@ _FIXPOINT_MAX_CHARS = 65_536
 # What a key name says about the value under it.
 _PLAIN, _VERSION, _SENSITIVE, _LINE = 0, 1, 2, 3
 _CONTAINERS = (dict, list, tuple)
+_D = TypeVar("_D")
 # Fields of `user` that identify a person; `id` is kept so events of one user still group.
 _USER_PII_KEYS = frozenset({"username", "name", "fullname", "firstname", "lastname", "phone", "phonenumber"})
 
@@ -191,50 +191,48 @@ class Redactor:
         if not isinstance(obj, _CONTAINERS):
             return self._scalar(obj, False)
         # Iterative walk with an explicit stack: client data may nest deeper than the recursion
-        # limit. `memo` keeps shared sub-objects shared and makes a cycle terminate. This runs for
-        # every node of every event, hence the inlined lookups.
+        # limit. The memos (one for plain, one for filtered copies, by id) keep shared sub-objects
+        # shared and make a cycle terminate. This runs for every node of every event, hence the
+        # inlined lookups.
         root: Any = {} if isinstance(obj, dict) else []
-        memo: dict[tuple[int, bool], Any] = {(id(obj), False): root}
+        memos: tuple[dict[int, Any], dict[int, Any]] = ({id(obj): root}, {})
         stack: list[tuple[Any, Any, bool]] = [(obj, root, False)]
-        key_cache, key_kind, text, scalar = self._key_cache, self._key_kind, self.redact_text, self._scalar
-
-        def child(value: Any, force: bool) -> Any:
-            copy = memo.get((id(value), force))
-            if copy is None:
-                copy = memo[(id(value), force)] = {} if isinstance(value, dict) else []
-                stack.append((value, copy, force))
-            return copy
-
+        key_cache, key_kind, scalar = self._key_cache, self._key_kind, self._scalar
+        text_cache, text = self._text_cache, self.redact_text
         while stack:
             src, dst, forced = stack.pop()
-            if isinstance(src, dict):
-                for key, value in src.items():
+            is_dict = isinstance(src, dict)
+            if not is_dict:
+                # [name, value] pairs are how Sentry sends headers and query strings. The name
+                # is judged as redacted (dst[0]), so a second pass judges it the same way.
+                is_pair = len(src) == 2 and isinstance(src[0], str)
+            for key, value in src.items() if is_dict else enumerate(src):
+                if is_dict:
                     kind = key_cache.get(key, -1) if isinstance(key, str) else _PLAIN
                     if kind < 0:
                         kind = key_kind(key)
                     if kind == _VERSION and not forced and _is_version(value):
-                        # "1.1.1.2" under os.version is a version, not an address
-                        dst[key] = value
+                        dst[key] = value  # "1.1.1.2" under os.version is a version, not an address
                         continue
                     force = forced or kind >= _SENSITIVE
-                    if isinstance(value, _CONTAINERS):
-                        dst[key] = child(value, force)
-                    elif not force and isinstance(value, str):
-                        dst[key] = text(value)
-                    else:
-                        dst[key] = scalar(value, force)
-            else:
-                is_pair = len(src) == 2 and isinstance(src[0], str)
-                for i, value in enumerate(src):
-                    # [name, value] pairs are how Sentry sends headers and query strings. The name
-                    # is judged as redacted (dst[0]), so a second pass judges it the same way.
-                    force = forced or (i == 1 and is_pair and self.is_sensitive_key(dst[0]))
-                    if isinstance(value, _CONTAINERS):
-                        dst.append(child(value, force))
-                    elif not force and isinstance(value, str):
-                        dst.append(text(value))
-                    else:
-                        dst.append(scalar(value, force))
+                else:
+                    force = forced or (key == 1 and is_pair and self.is_sensitive_key(dst[0]))
+                if isinstance(value, _CONTAINERS):
+                    memo = memos[force]
+                    out = memo.get(id(value))
+                    if out is None:
+                        out = memo[id(value)] = {} if isinstance(value, dict) else []
+                        stack.append((value, out, force))
+                elif not force and isinstance(value, str):
+                    out = text_cache.get(value)
+                    if out is None:
+                        out = text(value)
+                else:
+                    out = scalar(value, force)
+                if is_dict:
+                    dst[key] = out
+                else:
+                    dst.append(out)
         return root
 
     def _scalar(self, value: Any, force: bool) -> Any:
@@ -268,7 +266,7 @@ class Redactor:
         environment, server_name, sdk, exception types and frame locations) are kept as they are.
         """
         text = self._optional_text
-        return dataclasses.replace(
+        return _replace(
             event,
             message=text(event.message),
             exceptions=[self._exception(e) for e in event.exceptions],
@@ -299,19 +297,26 @@ class Redactor:
         return self.redact_text(value) if isinstance(value, str) else value
 
     def _exception(self, exc: ExceptionInfo) -> ExceptionInfo:
-        return dataclasses.replace(
+        return _replace(
             exc, value=self._optional_text(exc.value), frames=[self._frame(f) for f in exc.frames]
         )
 
     def _frame(self, frame: Frame) -> Frame:
         text = self.redact_text
-        return dataclasses.replace(
+        return _replace(
             frame,
             context_line=self._optional_text(frame.context_line),
             pre_context=[text(line) if isinstance(line, str) else line for line in frame.pre_context],
             post_context=[text(line) if isinstance(line, str) else line for line in frame.post_context],
             vars=self.redact_value(frame.vars),
         )
+
+
+def _replace(obj: _D, **changes: Any) -> _D:
+    """dataclasses.replace without re-running __init__ (ours have no __post_init__): per frame it counts."""
+    copy = object.__new__(type(obj))
+    copy.__dict__.update(obj.__dict__, **changes)
+    return copy
 
 
 # --- replacement callbacks ---------------------------------------------------------------------
