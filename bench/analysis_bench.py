@@ -2,7 +2,7 @@
 after a fixed 2 s, LLM calls per distinct issue (must be 1.0), and the worker's memory; each worker
 configuration under test beside the seed's own (prefork, --concurrency=2).
 
-    python bench/analysis_bench.py                       # --issues 40 --configs prefork:2,threads:64
+    python bench/analysis_bench.py                       # --issues 60 --configs prefork:2,gevent:50
     python bench/analysis_bench.py --configs prefork:2,gevent:100 --latency 2 --no-record
 
 Per configuration: the fake LLM server (backend/tests/fake_llm/server.py) and the Faultline API (through
@@ -11,10 +11,8 @@ awaited; N events with status 500 in N distinct groups go to the seed JSON endpo
 polled until N analyses are done. analyses/s = N / (last analysis stored - first event sent).
 
 The seed's time limits (soft 240 s / hard 300 s) stay whatever app/celery_app.py sets; this bench
-does not override them. TODO: a check that a stuck LLM call is still cut at the limit in the fast pool.
-
-TODO(lead): the hooks marked TODO depend on parts being written now (settings names for the LLM
-provider, how analyses are stored, the fake server's call counter); each has a plain default.
+does not override them. That a stuck LLM call is still cut at the soft limit in the gevent pool is
+checked by the test suite (tests/e2e/test_gevent_pool.py), not here.
 """
 
 from __future__ import annotations
@@ -44,26 +42,24 @@ REPO = BENCH.parent
 BACKEND = REPO / "backend"
 GROUP_OFFSET = 3000  # groups never used by the ingest benchmark
 
-# TODO(lead): settings that point the app at an OpenAI-compatible server; names per app/config.py.
+# Settings that point the app at the fake OpenAI-compatible server (app/config.py); no daily budget.
 LLM_ENV = {
     "LLM_PROVIDER": "openai",
-    "OPENAI_BASE_URL": "{url}/v1",
-    "OPENAI_API_KEY": "bench-fake-key",
+    "LLM_BASE_URL": "{url}/v1",
+    "LLM_API_KEY": "bench-fake-key",
     "LLM_MODEL": "fake-model",
+    "LLM_DAILY_BUDGET_CALLS": "0",
 }
 
-# TODO(lead): analyses finished for a project, and when the last one was stored. With one event per
-# issue, a row of error_analysis per analysed event (table or view) counts analyses either way.
+# Analyses finished for a project, and when the last one was stored.
 ANALYSES_DONE_SQL = (
-    "SELECT count(*), extract(epoch FROM max(a.created_at))::float8"
-    " FROM error_analysis a JOIN error_events e ON e.id = a.error_event_id"
-    " WHERE e.project_id = {pid}"
+    "SELECT count(*), extract(epoch FROM max(finished_at))::float8"
+    " FROM issue_analyses WHERE project_id = {pid} AND status = 'done'"
 )
 
-# TODO(lead/fake-LLM helper): the fake server's request counter; the first path that answers JSON with
-# an integer under one of these keys wins.
-LLM_COUNTER_PATHS = ["/_stats", "/stats", "/_calls", "/calls"]
-LLM_COUNTER_KEYS = ["calls", "requests", "count", "total"]
+# The fake server's request counter (its control API; control calls are not counted).
+LLM_COUNTER_PATHS = ["/_control/requests"]
+LLM_COUNTER_KEYS = ["call_count"]
 
 
 def python_exe() -> str:
@@ -190,19 +186,24 @@ def measure(cfg: WorkerConfig, args: argparse.Namespace, llm_url: str, offset: i
     """Run one configuration end to end and return its figures."""
     # The API (started by peer_faultline.sh) and the worker both read the LLM settings from the env.
     os.environ.update({k: v.format(url=llm_url) for k, v in LLM_ENV.items()}, START_WORKER="0")
-    env = dict(os.environ)
     workdir = Path(args.dir)
     workdir.mkdir(parents=True, exist_ok=True)
     peer = ingest_run.Peer(
         "faultline",
         "faultline",
-        start_cmd=["bash", str(BENCH / "peer_faultline.sh"), "start", "--port", str(ingest_run.free_port())],
-        stop_cmd=["bash", str(BENCH / "peer_faultline.sh"), "stop"],
+        start_cmd=[
+            "bash", str(BENCH / "peer_faultline.sh"), "start",
+            "--port", str(ingest_run.free_port()), "--dir", str(workdir / "peer"),
+        ],
+        stop_cmd=["bash", str(BENCH / "peer_faultline.sh"), "stop", "--dir", str(workdir / "peer")],
     )
     worker = None
     try:
         peer.start(timeout=120)
         project_id = peer.project_id()
+        # The worker talks to the database and broker the peer script chose.
+        env = dict(os.environ, DATABASE_URL=peer.info["DB"])
+        env["REDIS_URL"] = env["CELERY_BROKER_URL"] = peer.info["REDIS"]
         worker = start_worker(cfg, env, workdir / f"worker-{cfg.pool}-{cfg.concurrency}.log")
         sampler = procmem.PeakSampler([worker.pid]).start()
         calls_before = llm_calls(llm_url)
@@ -264,8 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run every configuration; print and record the table."""
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--issues", type=int, default=40, help="N distinct issues, one 5xx event each")
-    ap.add_argument("--configs", default="prefork:2,threads:64", help="first one is the baseline")
+    ap.add_argument("--issues", type=int, default=60, help="N distinct issues, one 5xx event each")
+    ap.add_argument("--configs", default="prefork:2,gevent:50", help="first one is the baseline")
     ap.add_argument("--latency", type=float, default=2.0, help="fake LLM answer delay, seconds")
     ap.add_argument("--timeout", type=float, default=120, help="max seconds to wait for the analyses")
     ap.add_argument("--dir", default="/tmp/faultline-analysis-bench")  # noqa: S108
@@ -278,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 3
     Path(args.dir).mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("FAULTLINE_PY", sys.executable)
     llm, url = start_fake_llm(args.latency, Path(args.dir) / "fake_llm.log")
     rows = []
     try:

@@ -5,9 +5,9 @@
 #   bench/peer_faultline.sh start [--port 8000] [--dir /tmp/faultline-bench]
 #   bench/peer_faultline.sh stop  [--dir /tmp/faultline-bench]
 #
-# Storage: its own database `faultline_bench` (dropped and re-created at each start unless
-# KEEP_DB=1) on the local PostgreSQL 127.0.0.1:5432 (user postgres) and Redis db 14 on
-# 127.0.0.1:6379; when nothing answers there, the embedded PostgreSQL and Valkey `make run` uses.
+# Storage: its own database `faultline_bench` and Redis db 14 (both emptied at each start unless
+# KEEP_DB=1) on the local PostgreSQL 127.0.0.1:5432 (user postgres) and Redis 127.0.0.1:6379;
+# when nothing answers there, the embedded PostgreSQL and Valkey `make run` uses.
 # Never the DATABASE_URL / REDIS_URL of the environment: a benchmark must not write into a real
 # installation. Override with BENCH_DATABASE_URL / BENCH_REDIS_URL.
 #
@@ -80,7 +80,9 @@ choose_servers() {
 fresh_database() {
   "$PY" - "${KEEP_DB:-0}" <<'EOF'
 import os, sys
-import psycopg
+import psycopg, redis
+if sys.argv[1] != "1":
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()  # tasks left by an earlier run
 from psycopg import sql
 from sqlalchemy import make_url
 url = make_url(os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1))
@@ -162,6 +164,7 @@ start() {
   echo "PROJECT_ID=${dsn##*/}"
   echo "PROJECT_KEY=$name"  # the seed endpoint's project_key is the project's name
   echo "DB=$DATABASE_URL"
+  echo "REDIS=$REDIS_URL"
   echo "PIDS=$pids"
   echo "EXTRA_PIDS=$(infra_pids)"
 }

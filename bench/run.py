@@ -404,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     budget = Budget(args.budget_seconds)
+    # The peer scripts run the app with the interpreter running this benchmark (the venv's).
+    os.environ.setdefault("FAULTLINE_PY", sys.executable)
     peers = build_peers(args)
     results: list[dict[str, Any]] = []
     for i, peer in enumerate(peers):
