@@ -26,7 +26,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection as SAConnection
 
 from app.db import get_async_engine
-from app.ingest.service import AlreadyStored, PreparedEvent, StoredEvent, store_batch
+from app.ingest.prepare import PreparedEvent
+from app.ingest.service import AlreadyStored, StoredEvent, store_batch
 
 logger = logging.getLogger(__name__)
 

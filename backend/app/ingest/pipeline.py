@@ -3,7 +3,8 @@
 Accepted means stored: callers answer 2xx only after `accept_event` returns, which is after the
 commit of the transaction that holds the event (many concurrent events share one; see
 app/ingest/batcher.py). A database that cannot be reached becomes a fast 503 with Retry-After,
-never a hang and never a 2xx for an event we do not have.
+never a hang and never a 2xx for an event we do not have. Scrubbing and grouping run in a helper
+process when it has room (app/ingest/prepare_helper.py), so ingest uses a second core.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from app.db import get_async_sessionmaker
 from app.errors import AppError
 from app.ingest.batcher import StoreUnavailable, get_batcher
 from app.ingest.event import NormalizedEvent
-from app.ingest.service import StoredEvent, prepare_event
+from app.ingest.prepare import prepare_event
+from app.ingest.service import StoredEvent
 from app.models import Project
 
 logger = logging.getLogger(__name__)
@@ -83,7 +85,7 @@ async def accept_event(
     payload: dict[str, Any],
 ) -> StoredEvent:
     """Scrub and group the event, store it (committed when this returns), then dispatch a new analysis."""
-    prepared = prepare_event(project, event, payload)
+    prepared = prepare_event(project.id, event, payload)
     # The request's own writes (a project auto-created for it) must be visible to the batch's
     # transaction. Usually there are none and no session was even created (see LazySession).
     await session.commit()

@@ -15,7 +15,7 @@ from psycopg import AsyncConnection
 from app.issues.repository import UPSERT_ISSUES_SQL, issue_rows
 
 if TYPE_CHECKING:
-    from app.ingest.service import PreparedEvent
+    from app.ingest.prepare import PreparedEvent
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,21 @@
-"""Store normalized events: scrub and group each one, then write a batch of them in one transaction.
+"""Store prepared events (scrubbed and grouped, app/ingest/prepare.py), many in one transaction.
 
-`prepare_event` is the per-event CPU work (redaction, grouping, JSON for the two JSONB columns) and
-runs in the request. `store_batch` is the database work for many prepared events at once, in the
-caller's transaction: every event's issue upserted and the event inserted (one statement), then a
-pending analysis for each issue that now needs one (only when there is such an issue). The caller
-commits and only then answers the requests and hands new analyses to the dispatcher.
+`store_batch` is the database work for a batch, in the caller's transaction: every event's issue
+upserted and the event inserted (one statement), then a pending analysis for each issue that now
+needs one (only when there is such an issue). The caller commits and only then answers the requests
+and hands new analyses to the dispatcher.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
 
 from app.analysis import repository as analysis_repository
-from app.db import dumps_jsonb
-from app.grouping.fingerprint import compute_grouping
 from app.ingest import repository as event_repository
-from app.ingest.event import NormalizedEvent
-from app.models import Project
-from app.privacy.redact import redact_event, redact_payload
+from app.ingest.prepare import PreparedEvent
 
 
 @dataclass(frozen=True)
@@ -35,56 +29,6 @@ class StoredEvent:
     @property
     def duplicate(self) -> bool:
         return self.id is None
-
-
-@dataclass(frozen=True)
-class PreparedEvent:
-    """One event ready to be written: scrubbed, grouped and serialised."""
-
-    project_id: int
-    event_id: str
-    fingerprint: str
-    grouping_version: str
-    title: str
-    culprit: str
-    level: str
-    status_code: int | None
-    environment: str | None
-    release: str | None
-    timestamp: datetime
-    received_at: datetime
-    needs_analysis: bool
-    payload_json: str  # the client's payload, scrubbed
-    data_json: str  # the NormalizedEvent, scrubbed
-
-    @property
-    def key(self) -> tuple[int, str]:
-        """What makes two events the same event (a client resend)."""
-        return (self.project_id, self.event_id)
-
-
-def prepare_event(project: Project, event: NormalizedEvent, payload: dict[str, Any]) -> PreparedEvent:
-    """Scrub the event and its payload, group it, and serialise both for the JSONB columns."""
-    event = redact_event(event)
-    grouping = compute_grouping(event)
-    return PreparedEvent(
-        project_id=project.id,
-        event_id=event.event_id,
-        fingerprint=grouping.fingerprint,
-        grouping_version=grouping.version,
-        title=grouping.title,
-        culprit=grouping.culprit,
-        level=event.level,
-        status_code=event.status_code,
-        environment=event.environment,
-        release=event.release,
-        timestamp=event.timestamp,
-        received_at=datetime.now(UTC),
-        needs_analysis=event.needs_analysis,
-        payload_json=dumps_jsonb(redact_payload(payload)),
-        # orjson writes the dataclass itself: the JSON of event.to_dict() without asdict's deep copy.
-        data_json=dumps_jsonb(event),
-    )
 
 
 class AlreadyStored(Exception):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from app.ingest.service import PreparedEvent
+    from app.ingest.prepare import PreparedEvent
 
 # Insert each issue of a batch of events or count its new events on it, in one statement (used as a
 # CTE by app/ingest/repository.py). The row lock taken by ON CONFLICT DO UPDATE serialises
