@@ -8,8 +8,9 @@ trace context, the request id, the user and the local variables' values.
 
 Bodies are built and gzip-compressed before the clock starts, so the generator spends its time on
 the wire. The default client is a minimal HTTP/1.1 client on asyncio streams (keep-alive,
-Content-Length and chunked responses, reconnect when the server closes); `--client httpx` uses
-httpx instead, to cross-check. Loopback only; bounded by the event count and by seconds.
+Content-Length and chunked responses, reconnect when the server closes), on uvloop when it is
+installed; `--client httpx` uses httpx instead, to cross-check. Loopback only; bounded by the event
+count and by seconds.
 
     python bench/loadgen.py --dsn http://KEY@127.0.0.1:8765/1 --events 5000 --connections 16 --groups 20
     python bench/loadgen.py --seed-url http://127.0.0.1:8000 --project-key KEY --events 5000
@@ -584,9 +585,15 @@ def run_load(
 ) -> LoadResult:
     """Send every pre-built body over `connections` connections; stop early after `max_seconds`."""
     runner = _run_raw if client == "raw" else _run_httpx
-    status, lat, sent, connects, t0, t1, timed_out = asyncio.run(
-        runner(target, connections, max_seconds, timeout)
-    )
+    # uvloop when installed: the generator shares the machine with the server under test, so the
+    # less CPU it spends per request, the less it takes from the peer (the same for every peer).
+    try:
+        import uvloop
+
+        run = uvloop.run
+    except ImportError:
+        run = asyncio.run
+    status, lat, sent, connects, t0, t1, timed_out = run(runner(target, connections, max_seconds, timeout))
     n = max(len(target.bodies), 1)
     return LoadResult(
         sent=sent,

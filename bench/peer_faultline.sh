@@ -32,7 +32,8 @@ done
 if [[ -n "${FAULTLINE_PY:-}" ]]; then PY="$FAULTLINE_PY"
 elif [[ -x "$REPO/.venv/bin/python" ]]; then PY="$REPO/.venv/bin/python"
 else PY=python3; fi
-API_WORKERS="${API_WORKERS:-$(nproc)}"
+API_WORKERS="${API_WORKERS:-1}"
+WORKER_ARGS="${WORKER_ARGS---pool=gevent --concurrency=100}"
 
 log() { echo "[peer_faultline] $*" >&2; }
 
