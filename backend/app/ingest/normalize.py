@@ -89,6 +89,13 @@ def _clean(text: str) -> str:
     return text
 
 
+def _capped(text: str, limit: int) -> str:
+    """`text` cleaned and cut to `limit`; the usual short, clean ASCII string comes back as it is."""
+    if len(text) <= limit and text.isascii() and "\x00" not in text:
+        return text
+    return truncate(_clean(text), limit)
+
+
 def _finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -96,7 +103,7 @@ def _finite_number(value: Any) -> bool:
 def _text(value: Any, limit: int, *, numbers: bool = False) -> str | None:
     """A string field; numbers are stringified only where a client may send them (e.g. release)."""
     if isinstance(value, str):
-        return truncate(_clean(value), limit)
+        return _capped(value, limit)
     if numbers and _finite_number(value):
         return truncate(str(value), limit)
     return None
@@ -120,7 +127,7 @@ def _json_safe(value: Any, depth: int = 0) -> Any:
     """Free-form client data made storable: bounded size and depth, finite numbers, clean strings."""
     # Most frequent types first: this runs for every node of the free-form parts of every event.
     if isinstance(value, str):
-        return truncate(_clean(value), MAX_FREE_STRING)
+        return _capped(value, MAX_FREE_STRING)
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
@@ -131,10 +138,10 @@ def _json_safe(value: Any, depth: int = 0) -> Any:
         return TRUNCATION_MARKER
     if isinstance(value, dict):
         items = value.items() if len(value) <= MAX_ITEMS else list(value.items())[:MAX_ITEMS]
-        return {truncate(_clean(str(k)), MAX_NAME): _json_safe(v, depth + 1) for k, v in items}
+        return {_capped(str(k), MAX_NAME): _json_safe(v, depth + 1) for k, v in items}
     if isinstance(value, list | tuple):
         return [_json_safe(v, depth + 1) for v in value[:MAX_ITEMS]]
-    return truncate(_clean(str(value)), MAX_FREE_STRING)
+    return _capped(str(value), MAX_FREE_STRING)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -254,14 +261,14 @@ def _message_parts(value: Any) -> tuple[str | None, str | None]:
     formatted = _text(value.get("formatted"), MAX_MESSAGE)
     template = _text(value.get("message"), MAX_MESSAGE)
     if formatted is None and template is not None:
-        formatted = truncate(_clean(_format_params(template, value.get("params"))), MAX_MESSAGE)
+        formatted = _capped(_format_params(template, value.get("params")), MAX_MESSAGE)
     return formatted, template
 
 
 def _lines(value: Any) -> list[str]:
     if not isinstance(value, list):
         return []
-    return [truncate(_clean(v), MAX_LINE) if isinstance(v, str) else "" for v in value]
+    return [_capped(v, MAX_LINE) if isinstance(v, str) else "" for v in value]
 
 
 def _frame(data: dict[str, Any]) -> Frame:
@@ -320,7 +327,7 @@ def _tag_value(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | int | float):
-        return truncate(_clean(str(value)), MAX_TAG_VALUE)
+        return _capped(str(value), MAX_TAG_VALUE)
     if isinstance(value, dict | list):
         return truncate(json.dumps(_json_safe(value), separators=(",", ":")), MAX_TAG_VALUE)
     return None
@@ -498,7 +505,7 @@ def normalize_seed_event(data: dict[str, Any], *, received_at: datetime) -> Norm
         exceptions, parsed_platform = parse_stack_text(stack)
         platform = parsed_platform or platform
         # The text as sent stays available to analysis, parsed or not.
-        extra["stack"] = truncate(_clean(stack), MAX_STACK_TEXT)
+        extra["stack"] = _capped(stack, MAX_STACK_TEXT)
     return NormalizedEvent(
         event_id=normalize_event_id(data.get("event_id")),
         timestamp=parse_timestamp(data.get("timestamp"), received_at),

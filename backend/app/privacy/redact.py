@@ -41,6 +41,8 @@ _FIXPOINT_MAX_CHARS = 65_536
 # What a key name says about the value under it.
 _PLAIN, _VERSION, _SENSITIVE, _LINE = 0, 1, 2, 3
 _CONTAINERS = (dict, list, tuple)
+# Nesting walked recursively before the iterative walk takes over (well under the recursion limit).
+_RECURSION_BUDGET = 64
 _D = TypeVar("_D")
 # Fields of `user` that identify a person; `id` is kept so events of one user still group.
 _USER_PII_KEYS = frozenset({"username", "name", "fullname", "firstname", "lastname", "phone", "phonenumber"})
@@ -190,29 +192,65 @@ class Redactor:
         """Return a redacted copy of JSON-like data (dicts, lists, tuples, strings, numbers)."""
         if not isinstance(obj, _CONTAINERS):
             return self._scalar(obj, False)
-        # Iterative walk with an explicit stack: client data may nest deeper than the recursion
-        # limit. The memos (one for plain, one for filtered copies, by id) keep shared sub-objects
-        # shared and make a cycle terminate. This runs for every node of every event, hence the
-        # inlined lookups.
+        return self._copy(obj, False, _RECURSION_BUDGET)
+
+    def _copy(self, src: Any, forced: bool, budget: int) -> Any:
+        # Recursion is the fast way through ordinary, shallow data (this runs for every node of every
+        # event); past the budget a sub-tree goes to the iterative walk, which no depth or cycle breaks.
+        if budget == 0:
+            return self._copy_iteratively(src, forced)
+        text_cache, text, scalar = self._text_cache, self.redact_text, self._scalar
+        if isinstance(src, dict):
+            key_cache = self._key_cache
+            out: Any = {}
+            for key, value in src.items():
+                kind = key_cache.get(key, -1) if isinstance(key, str) else _PLAIN
+                if kind < 0:
+                    kind = self._key_kind(key)
+                if kind == _VERSION and not forced and _is_version(value):
+                    out[key] = value  # "1.1.1.2" under os.version is a version, not an address
+                    continue
+                force = forced or kind >= _SENSITIVE
+                if not force and isinstance(value, str):
+                    redacted = text_cache.get(value)
+                    out[key] = redacted if redacted is not None else text(value)
+                elif isinstance(value, _CONTAINERS):
+                    out[key] = self._copy(value, force, budget - 1)
+                else:
+                    out[key] = scalar(value, force)
+            return out
+        # [name, value] pairs are how Sentry sends headers and query strings. The name is judged as
+        # redacted (out[0]), so a second pass judges it the same way.
+        is_pair = len(src) == 2 and isinstance(src[0], str)
+        out = []
+        for i, value in enumerate(src):
+            force = forced or (i == 1 and is_pair and self.is_sensitive_key(out[0]))
+            if not force and isinstance(value, str):
+                redacted = text_cache.get(value)
+                out.append(redacted if redacted is not None else text(value))
+            elif isinstance(value, _CONTAINERS):
+                out.append(self._copy(value, force, budget - 1))
+            else:
+                out.append(scalar(value, force))
+        return out
+
+    def _copy_iteratively(self, obj: Any, forced: bool) -> Any:
+        # An explicit stack instead of recursion; `memos` (one for plain, one for filtered copies,
+        # by id) keep shared sub-objects shared and make a cycle terminate.
         root: Any = {} if isinstance(obj, dict) else []
-        memos: tuple[dict[int, Any], dict[int, Any]] = ({id(obj): root}, {})
-        stack: list[tuple[Any, Any, bool]] = [(obj, root, False)]
-        key_cache, key_kind, scalar = self._key_cache, self._key_kind, self._scalar
-        text_cache, text = self._text_cache, self.redact_text
+        memos: tuple[dict[int, Any], dict[int, Any]] = ({}, {})
+        memos[forced][id(obj)] = root
+        stack: list[tuple[Any, Any, bool]] = [(obj, root, forced)]
         while stack:
             src, dst, forced = stack.pop()
             is_dict = isinstance(src, dict)
             if not is_dict:
-                # [name, value] pairs are how Sentry sends headers and query strings. The name
-                # is judged as redacted (dst[0]), so a second pass judges it the same way.
                 is_pair = len(src) == 2 and isinstance(src[0], str)
             for key, value in src.items() if is_dict else enumerate(src):
                 if is_dict:
-                    kind = key_cache.get(key, -1) if isinstance(key, str) else _PLAIN
-                    if kind < 0:
-                        kind = key_kind(key)
+                    kind = self._key_kind(key) if isinstance(key, str) else _PLAIN
                     if kind == _VERSION and not forced and _is_version(value):
-                        dst[key] = value  # "1.1.1.2" under os.version is a version, not an address
+                        dst[key] = value
                         continue
                     force = forced or kind >= _SENSITIVE
                 else:
@@ -223,12 +261,8 @@ class Redactor:
                     if out is None:
                         out = memo[id(value)] = {} if isinstance(value, dict) else []
                         stack.append((value, out, force))
-                elif not force and isinstance(value, str):
-                    out = text_cache.get(value)
-                    if out is None:
-                        out = text(value)
                 else:
-                    out = scalar(value, force)
+                    out = self._scalar(value, force)
                 if is_dict:
                     dst[key] = out
                 else:
