@@ -2,7 +2,7 @@
 after a fixed 2 s, LLM calls per distinct issue (must be 1.0), and the worker's memory; each worker
 configuration under test beside the seed's own (prefork, --concurrency=2).
 
-    python bench/analysis_bench.py                       # --issues 60 --configs prefork:2,gevent:50
+    python bench/analysis_bench.py                       # --issues 60 --configs prefork:2,gevent:100
     python bench/analysis_bench.py --configs prefork:2,gevent:100 --latency 2 --no-record
 
 Per configuration: the fake LLM server (backend/tests/fake_llm/server.py) and the Faultline API (through
@@ -192,8 +192,13 @@ def measure(cfg: WorkerConfig, args: argparse.Namespace, llm_url: str, offset: i
         "faultline",
         "faultline",
         start_cmd=[
-            "bash", str(BENCH / "peer_faultline.sh"), "start",
-            "--port", str(ingest_run.free_port()), "--dir", str(workdir / "peer"),
+            "bash",
+            str(BENCH / "peer_faultline.sh"),
+            "start",
+            "--port",
+            str(ingest_run.free_port()),
+            "--dir",
+            str(workdir / "peer"),
         ],
         stop_cmd=["bash", str(BENCH / "peer_faultline.sh"), "stop", "--dir", str(workdir / "peer")],
     )
@@ -261,23 +266,20 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run every configuration; print and record the table."""
-    argv = sys.argv[1:] if argv is None else argv
+def parser() -> argparse.ArgumentParser:
+    """The command line (bench/run.py builds its analysis step from these defaults)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--issues", type=int, default=60, help="N distinct issues, one 5xx event each")
-    ap.add_argument("--configs", default="prefork:2,gevent:50", help="first one is the baseline")
+    ap.add_argument("--configs", default="prefork:2,gevent:100", help="first one is the baseline")
     ap.add_argument("--latency", type=float, default=2.0, help="fake LLM answer delay, seconds")
     ap.add_argument("--timeout", type=float, default=120, help="max seconds to wait for the analyses")
     ap.add_argument("--dir", default="/tmp/faultline-analysis-bench")  # noqa: S108
     ap.add_argument("--no-record", action="store_true")
-    args = ap.parse_args(argv)
+    return ap
 
-    if not (BACKEND / "app/main.py").exists() or not (BACKEND / "tests/fake_llm/server.py").exists():
-        print(
-            "analysis bench: needs backend/app/main.py and backend/tests/fake_llm/server.py", file=sys.stderr
-        )
-        return 3
+
+def run_all(args: argparse.Namespace) -> str:
+    """Measure every configuration; returns the table with its title."""
     Path(args.dir).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("FAULTLINE_PY", sys.executable)
     llm, url = start_fake_llm(args.latency, Path(args.dir) / "fake_llm.log")
@@ -288,7 +290,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[analysis] {json.dumps(rows[-1])}", file=sys.stderr)
     finally:
         stop_proc(llm)
-    text = f"Analysis: {args.issues} distinct issues, fake LLM latency {args.latency} s\n\n{table(rows)}"
+    return (
+        f"Analysis: {args.issues} distinct issues, one 5xx event each, fake LLM answering after "
+        f"{args.latency:g} s; one worker process per configuration\n\n{table(rows)}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every configuration; print and record the table."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser().parse_args(argv)
+    if not (BACKEND / "app/main.py").exists() or not (BACKEND / "tests/fake_llm/server.py").exists():
+        print(
+            "analysis bench: needs backend/app/main.py and backend/tests/fake_llm/server.py", file=sys.stderr
+        )
+        return 3
+    text = run_all(args)
     print(text)
     if not args.no_record:
         ingest_run.record(text, argv, script="bench/analysis_bench.py")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
-from app.runtime.embedded import start_postgres, start_valkey  # noqa: E402
+from app.runtime.embedded import start_postgres, start_valkey
 
 
 def main() -> int:

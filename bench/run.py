@@ -1,7 +1,8 @@
 """Ingest benchmark, Faultline side by side with Bugsink: start each peer, send the same load, count what
-landed in its database, sample its memory, print one table with the ratios, append it to RESULTS.md.
+landed in its database, sample its memory, print one table with the ratios; then the analysis table
+(bench/analysis_bench.py) and the scaling table (bench/scaling.py); append them all to RESULTS.md.
 
-    python bench/run.py                                  # E=5000, N=16, G=20, both peers
+    python bench/run.py                                  # E=5000, N=16, G=20, both peers; analysis; scaling
     python bench/run.py --peers bugsink --no-record      # Bugsink only, nothing written
     python bench/run.py --faultline-dsn http://KEY@127.0.0.1:8000/1 \\
         --faultline-db postgresql://… --faultline-pids 1234 5678 --faultline-project-key KEY
@@ -15,7 +16,7 @@ and stopped by its stop command. Flags given for Faultline override what its sta
 and with no start command they describe an already running server.
 
 The peers run one after the other, never at once (two cores). Every phase is bounded; the whole run
-keeps within --budget-seconds.
+keeps within --budget-seconds (a step that no longer fits is reported as skipped).
 """
 
 from __future__ import annotations
@@ -139,12 +140,18 @@ class Budget:
 
 
 def run_mode(
-    peer: Peer, mode: str, args: argparse.Namespace, budget: Budget, reserve: float
+    peer: Peer,
+    mode: str,
+    args: argparse.Namespace,
+    budget: Budget,
+    reserve: float,
+    group_offset: int | None = None,
 ) -> dict[str, Any]:
     """Warm up, then send E events over N connections, wait for the drain, and measure."""
     counter = peer.counter()
     try:
         offset = OFFSET_ENVELOPE if mode == "envelope" else OFFSET_SEED
+        offset = offset if group_offset is None else group_offset
         warm = peer.target(mode, WARMUP_EVENTS, WARMUP_GROUPS, OFFSET_WARMUP + offset)
         before_warm = counter.counts()
         wres = loadgen.run_load(warm, min(args.connections, 4), max_seconds=30, client=args.client)
@@ -383,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drain-timeout", type=float, default=240)
     ap.add_argument("--request-timeout", type=float, default=30)
     ap.add_argument("--budget-seconds", type=float, default=570, help="the whole run stays within this")
+    ap.add_argument("--skip-analysis", action="store_true", help="no analysis step (bench/analysis_bench.py)")
+    ap.add_argument("--skip-scaling", action="store_true", help="no scaling step (bench/scaling.py)")
     ap.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
     ap.add_argument("--json", help="also write raw results as JSON to this file")
     ap.add_argument("--bugsink-port", type=int, default=0)
@@ -406,14 +415,15 @@ def main(argv: list[str] | None = None) -> int:
     budget = Budget(args.budget_seconds)
     # The peer scripts run the app with the interpreter running this benchmark (the venv's).
     os.environ.setdefault("FAULTLINE_PY", sys.executable)
+    steps = extra_steps(args)
     peers = build_peers(args)
     results: list[dict[str, Any]] = []
     for i, peer in enumerate(peers):
-        later = len(peers) - i - 1
+        reserve = 90 * (len(peers) - i - 1) + sum(seconds for _, seconds, _ in steps)
         try:
-            peer.start(timeout=min(300, budget.left(90 * later)))
+            peer.start(timeout=min(300, budget.left(reserve)))
             for mode in peer.modes():
-                results.append(run_mode(peer, mode, args, budget, reserve=90 * later))
+                results.append(run_mode(peer, mode, args, budget, reserve=reserve))
         except (subprocess.SubprocessError, OSError, RuntimeError, LookupError) as exc:
             print(f"[run] {peer.name} failed: {exc!r}", file=sys.stderr)
             if isinstance(exc, subprocess.CalledProcessError):
@@ -422,14 +432,43 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             peer.stop()
 
-    text = table(results, args.groups)
-    print(f"\nE={args.events} events, N={args.connections} connections, G={args.groups} groups\n")
-    print(text)
+    head = f"E={args.events}, N={args.connections}, G={args.groups}"
+    texts = [f"{head}\n\n{table(results, args.groups)}"]
+    for name, seconds, step in steps:
+        if budget.left() < seconds:
+            texts.append(f"{name}: skipped, {budget.left():.0f} s left of the time budget")
+            continue
+        try:
+            texts.append(step())
+        except (subprocess.SubprocessError, OSError, RuntimeError, LookupError) as exc:
+            texts.append(f"{name}: failed ({exc!r})")
+    texts.append(REPRODUCE)
+    print("\n" + "\n\n".join(texts))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     if results and not args.no_record:
-        record(f"E={args.events}, N={args.connections}, G={args.groups}\n\n{text}", argv)
+        record("\n\n".join(texts), argv)
     return 0 if results else 1
+
+
+REPRODUCE = """Reproduce: `make bench` (all of the above), or one part at a time:
+`python bench/run.py --skip-analysis --skip-scaling` (ingest, both peers),
+`python bench/analysis_bench.py` (analysis), `python bench/scaling.py` (10,000 vs 1,000,000 stored)."""
+
+
+def extra_steps(args: argparse.Namespace) -> list[tuple[str, float, Any]]:
+    """The analysis and scaling steps that follow the ingest table: (name, seconds needed, run)."""
+    import analysis_bench
+    import scaling
+
+    steps: list[tuple[str, float, Any]] = []
+    if not args.skip_analysis and "faultline" in args.peers:
+        analysis_args = analysis_bench.parser().parse_args([])
+        steps.append(("Analysis", 150.0, lambda: analysis_bench.run_all(analysis_args)))
+    if not args.skip_scaling and "faultline" in args.peers:
+        scaling_args = scaling.parser().parse_args(["--client", args.client])
+        steps.append(("Scaling", 120.0, lambda: scaling.run_all(scaling_args)[0]))
+    return steps
 
 
 if __name__ == "__main__":

@@ -1,0 +1,162 @@
+"""Does ingest slow down as the tables grow? The same envelope load at 10,000 and at 1,000,000 stored
+events: accepted rate and p99 latency side by side (issue 7: at most 20% worse).
+
+    python bench/scaling.py                      # sizes 10000,1000000; E=5000 N=16 G=20 per load
+    python bench/scaling.py --sizes 10000,200000 --no-record
+
+Faultline is started once (bench/peer_faultline.sh). Before each load the table is filled up to the
+size with rows of another project (and one issue per 100 rows), written by PostgreSQL itself
+(generate_series; small payloads: what grows with the table is its indexes, which the inserts and
+the issue upserts walk), then ANALYZEd. The load goes to the bench project as in bench/run.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run as ingest_run
+import storage
+
+EVENTS_PER_ISSUE = 100
+
+ISSUES_SQL = """
+INSERT INTO issues (project_id, fingerprint, grouping_version, title, culprit, level, status,
+                    is_regressed, first_seen, last_seen, times_seen, analysis_generation)
+SELECT %(project)s::int, md5('filler-issue-' || i), 'v1', 'Filler ' || i, 'filler.py', 'error', 'unresolved',
+       false, now(), now(), 0, 1
+FROM generate_series(%(first)s::int, %(last)s::int) AS i
+ON CONFLICT DO NOTHING
+"""
+
+EVENTS_SQL = f"""
+INSERT INTO error_events (project_id, issue_id, event_id, status_code, level, environment, release,
+                          timestamp, payload, data)
+SELECT i.project_id, i.id, md5('filler-event-' || g), 500, 'error', 'production', 'filler@1.0',
+       now() - make_interval(secs => g), '{{"message": "filler"}}', '{{"message": "filler"}}'
+FROM generate_series(%(first)s::int, %(last)s::int) AS g
+JOIN issues i ON i.project_id = %(project)s::int
+             AND i.fingerprint = md5('filler-issue-' || (g / {EVENTS_PER_ISSUE}))
+"""  # noqa: S608 - a constant; values go as parameters
+
+
+def fill_to(db_url: str, size: int, filler_project: int) -> float:
+    """Add filler events (and their issues) until error_events holds `size` rows; returns seconds."""
+    started = time.monotonic()
+    with psycopg.connect(storage._plain_pg_url(db_url), autocommit=True) as conn:
+        have = conn.execute("SELECT count(*) FROM error_events").fetchone()[0]
+        first = conn.execute(
+            "SELECT count(*) FROM error_events WHERE project_id = %s", (filler_project,)
+        ).fetchone()[0]
+        missing = size - have
+        chunk = 200_000
+        while missing > 0:
+            n = min(chunk, missing)
+            last = first + n - 1
+            issues = {"first": first // EVENTS_PER_ISSUE, "last": last // EVENTS_PER_ISSUE}
+            conn.execute(ISSUES_SQL, {"project": filler_project, **issues})
+            conn.execute(EVENTS_SQL, {"project": filler_project, "first": first, "last": last})
+            first, missing = last + 1, missing - n
+            print(f"[scaling] filled {size - missing:,} / {size:,}", file=sys.stderr)
+        conn.execute("ANALYZE error_events")
+        conn.execute("ANALYZE issues")
+    return time.monotonic() - started
+
+
+def filler_project(db_url: str) -> int:
+    """A second project owning the filler rows."""
+    with psycopg.connect(storage._plain_pg_url(db_url), autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO projects (name, public_key) VALUES ('scaling-filler', md5('scaling-filler'))"
+            " ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id"
+        ).fetchone()
+    return int(row[0])
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line (bench/run.py builds its scaling step from these defaults)."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,1000000", help="stored events before each load")
+    ap.add_argument("--events", type=int, default=5000)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--groups", type=int, default=20)
+    ap.add_argument("--client", choices=["raw", "httpx"], default="raw")
+    ap.add_argument("--dir", default="/tmp/faultline-scaling")  # noqa: S108
+    ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--json", help="also write raw results as JSON to this file")
+    return ap
+
+
+def run_all(args: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]:
+    """Fill and load for each size; returns the table with its title, and the raw results."""
+    args.max_send_seconds, args.drain_timeout, args.request_timeout = 150.0, 240.0, 30.0
+    os.environ.setdefault("FAULTLINE_PY", sys.executable)
+    script = ["bash", str(ingest_run.BENCH / "peer_faultline.sh")]
+    port = str(ingest_run.free_port())
+    peer = ingest_run.Peer(
+        "faultline",
+        "faultline",
+        start_cmd=[*script, "start", "--port", port, "--dir", args.dir],
+        stop_cmd=[*script, "stop", "--dir", args.dir],
+    )
+    results: list[dict[str, Any]] = []
+    try:
+        peer.start(timeout=300)
+        filler = filler_project(peer.info["DB"])
+        budget = ingest_run.Budget(1800)
+        for i, size in enumerate(int(s) for s in args.sizes.split(",")):
+            fill_s = fill_to(peer.info["DB"], size, filler)
+            # Each load has groups of its own, so every load creates its issues afresh.
+            r = ingest_run.run_mode(peer, "envelope", args, budget, reserve=0, group_offset=2000 + 100 * i)
+            r.update(stored_before=size, fill_s=round(fill_s, 1))
+            results.append(r)
+    finally:
+        peer.stop()
+    return table(results, args), results
+
+
+def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    """Markdown table: one row per size, changes against the first."""
+    base = results[0] if results else None
+    lines = [
+        "| stored events before the load | accepted 2xx/s | vs first | p50 ms | p99 ms | vs first "
+        "| drained/s | lost | fill s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        acc = f"{(r['accepted_per_s'] / base['accepted_per_s'] - 1) * 100:+.0f}%" if base else ""
+        p99 = f"{(r['p99_ms'] / base['p99_ms'] - 1) * 100:+.0f}%" if base else ""
+        lines.append(
+            f"| {r['stored_before']:,} | {r['accepted_per_s']:,.1f} | {acc} | {r['p50_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {p99} | {r['drained_per_s']:,.1f} | {r['lost']} | {r['fill_s']} |"
+        )
+    return (
+        f"Scaling: the same envelope load (E={args.events}, N={args.connections}, G={args.groups}) "
+        "on a small and a large table (target: accepted and p99 at most 20% worse)\n\n" + "\n".join(lines)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Fill, load, measure, for each size; print and record the table."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser().parse_args(argv)
+    text, results = run_all(args)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    if results and not args.no_record:
+        ingest_run.record(text, argv, script="bench/scaling.py")
+    return 0 if results else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
