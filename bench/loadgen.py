@@ -581,18 +581,28 @@ async def _run_httpx(
 
 
 def run_load(
-    target: Target, connections: int, max_seconds: float = 120.0, timeout: float = 30.0, client: str = "raw"
+    target: Target,
+    connections: int,
+    max_seconds: float = 120.0,
+    timeout: float = 30.0,
+    client: str = "raw",
+    loop: str = "auto",
 ) -> LoadResult:
-    """Send every pre-built body over `connections` connections; stop early after `max_seconds`."""
-    runner = _run_raw if client == "raw" else _run_httpx
-    # uvloop when installed: the generator shares the machine with the server under test, so the
-    # less CPU it spends per request, the less it takes from the peer (the same for every peer).
-    try:
-        import uvloop
+    """Send every pre-built body over `connections` connections; stop early after `max_seconds`.
 
-        run = uvloop.run
-    except ImportError:
-        run = asyncio.run
+    `loop`: "auto" is uvloop when installed (the generator shares the machine with the server
+    under test, so the less CPU it spends per request the less it takes from any peer), else
+    asyncio; "asyncio" forces the standard loop, to compare.
+    """
+    runner = _run_raw if client == "raw" else _run_httpx
+    run = asyncio.run
+    if loop == "auto":
+        try:
+            import uvloop
+
+            run = uvloop.run
+        except ImportError:
+            pass
     status, lat, sent, connects, t0, t1, timed_out = run(runner(target, connections, max_seconds, timeout))
     n = max(len(target.bodies), 1)
     return LoadResult(
@@ -620,6 +630,7 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=120.0)
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--client", choices=["raw", "httpx"], default="raw")
+    ap.add_argument("--loop", choices=["auto", "asyncio"], default="auto", help="auto: uvloop if installed")
     args = ap.parse_args()
     if args.dsn:
         target = envelope_target(args.dsn, args.events, args.groups)
@@ -627,7 +638,7 @@ def main() -> None:
         target = seed_target(args.seed_url, args.project_key, args.events, args.groups)
     else:
         ap.error("give --dsn, or --seed-url with --project-key")
-    res = run_load(target, args.connections, args.max_seconds, args.timeout, args.client)
+    res = run_load(target, args.connections, args.max_seconds, args.timeout, args.client, args.loop)
     print(json.dumps(res.summary(), indent=2))
 
 

@@ -154,7 +154,9 @@ def run_mode(
         offset = offset if group_offset is None else group_offset
         warm = peer.target(mode, WARMUP_EVENTS, WARMUP_GROUPS, OFFSET_WARMUP + offset)
         before_warm = counter.counts()
-        wres = loadgen.run_load(warm, min(args.connections, 4), max_seconds=30, client=args.client)
+        wres = loadgen.run_load(
+            warm, min(args.connections, 4), max_seconds=30, client=args.client, loop=args.loop
+        )
         storage.wait_drained(counter, before_warm, wres.accepted, timeout_s=min(60, budget.left(reserve)))
 
         target = peer.target(mode, args.events, args.groups, offset)
@@ -172,6 +174,7 @@ def run_mode(
             max_seconds=min(args.max_send_seconds, budget.left(reserve)),
             timeout=args.request_timeout,
             client=args.client,
+            loop=args.loop,
         )
         drain = storage.wait_drained(
             counter, baseline, res.accepted, timeout_s=min(args.drain_timeout, budget.left(reserve))
@@ -386,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--groups", type=int, default=20, help="G: distinct groups (issues expected)")
     ap.add_argument("--peers", default="bugsink,faultline")
     ap.add_argument("--client", choices=["raw", "httpx"], default="raw")
+    ap.add_argument("--loop", choices=["auto", "asyncio"], default="auto", help="load generator's event loop")
     ap.add_argument("--max-send-seconds", type=float, default=150)
     ap.add_argument("--drain-timeout", type=float, default=240)
     ap.add_argument("--request-timeout", type=float, default=30)
@@ -466,7 +470,7 @@ def extra_steps(args: argparse.Namespace) -> list[tuple[str, float, Any]]:
         analysis_args = analysis_bench.parser().parse_args([])
         steps.append(("Analysis", 150.0, lambda: analysis_bench.run_all(analysis_args)))
     if not args.skip_scaling and "faultline" in args.peers:
-        scaling_args = scaling.parser().parse_args(["--client", args.client])
+        scaling_args = scaling.parser().parse_args(["--client", args.client, "--loop", args.loop])
         steps.append(("Scaling", 120.0, lambda: scaling.run_all(scaling_args)[0]))
     return steps
 

@@ -90,6 +90,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--groups", type=int, default=20)
     ap.add_argument("--client", choices=["raw", "httpx"], default="raw")
+    ap.add_argument("--loop", choices=["auto", "asyncio"], default="auto")
     ap.add_argument("--dir", default="/tmp/faultline-scaling")  # noqa: S108
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--json", help="also write raw results as JSON to this file")
