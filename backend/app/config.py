@@ -42,14 +42,18 @@ class Settings(BaseSettings):
     # "up to 10 minutes" is reached exactly at the last one (Celery's retry_backoff=True gives 1-4 s).
     analysis_retry_base_s: float = 150.0
     analysis_retry_cap_s: float = 600.0
-    analysis_lease_s: int = 330  # a claimed analysis is re-claimable after this (> hard time limit)
+    analysis_soft_time_limit_s: float = 240.0  # the task is told to stop (and retries); 0 = none
+    analysis_hard_time_limit_s: float = 300.0  # the task's process is killed (Celery acks it)
+    analysis_lease_s: float = 330.0  # a claimed analysis is re-claimable after this (> hard time limit)
     sweeper_interval_s: float = 30.0
     sweeper_min_age_s: float = 60.0  # pending analyses older than this are re-enqueued
 
     # Ingest
     enqueue_timeout_s: float = 1.0
-    rate_limit_per_minute: int = 6000  # per project, default; projects may override
+    rate_limit_per_minute: int = 6000  # per project, default; projects may override; 0 = unlimited
     db_unavailable_retry_after_s: int = 30
+    # The database part of one ingest request must finish within this, or the answer is 503.
+    ingest_db_timeout_s: float = 1.5
 
     redact_extra_patterns: list[str] = []
     redact_extra_fields: list[str] = []
@@ -63,6 +67,19 @@ class Settings(BaseSettings):
     def _default_broker(self) -> Settings:
         if not self.celery_broker_url:
             self.celery_broker_url = self.redis_url
+        return self
+
+    @model_validator(mode="after")
+    def _time_limits_fit(self) -> Settings:
+        if self.analysis_soft_time_limit_s > self.analysis_hard_time_limit_s:
+            raise ValueError("ANALYSIS_SOFT_TIME_LIMIT_S must not exceed ANALYSIS_HARD_TIME_LIMIT_S")
+        # A lease shorter than the hard limit would let a second task re-take an analysis whose
+        # first task is still running: two paid LLM calls for one analysis.
+        if self.analysis_lease_s <= self.analysis_hard_time_limit_s:
+            raise ValueError(
+                f"ANALYSIS_LEASE_S ({self.analysis_lease_s:g}) must exceed "
+                f"ANALYSIS_HARD_TIME_LIMIT_S ({self.analysis_hard_time_limit_s:g})"
+            )
         return self
 
     @property
