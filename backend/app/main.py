@@ -11,9 +11,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from app.analysis.dispatch import AnalysisDispatcher, publish_with_celery
+from app.config import get_settings
 from app.errors import AppError, handle_app_error
 from app.health import router as health_router
 from app.ingest.limits import BadPayload, IngestError
+from app.ingest.rate_limit import RateLimiter
 from app.ingest.seed_endpoints import router as seed_router
 from app.ingest.sentry_endpoints import router as sentry_router
 
@@ -25,8 +27,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     dispatcher = AnalysisDispatcher(publish_with_celery)
     dispatcher.start()
     app.state.dispatcher = dispatcher
+    app.state.rate_limiter = RateLimiter(get_settings().redis_url)
     yield
     dispatcher.stop()
+    await app.state.rate_limiter.aclose()
 
 
 async def handle_ingest_error(_request: Request, exc: Exception) -> JSONResponse:

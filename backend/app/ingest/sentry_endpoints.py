@@ -21,10 +21,13 @@ from app.ingest.limits import (
     MAX_COMPRESSED_BODY_BYTES,
     MAX_DECOMPRESSED_BYTES,
     MAX_EVENT_BYTES,
+    MAX_STORE_BODY_BYTES,
+    SENTRY_ERROR_RESPONSES,
     BadPayload,
 )
 from app.ingest.normalize import normalize_sentry_event
 from app.ingest.pipeline import accept_event, ingest_session
+from app.ingest.rate_limit import enforce_rate_limit
 from app.ingest.sentry_auth import KeyRejected, extract_sentry_key
 from app.models import Project
 from app.projects import repository as project_repository
@@ -47,11 +50,16 @@ async def store_sentry_event(request: Request, project_id: str, key: str, data: 
     event = normalize_sentry_event(data, received_at=datetime.now(UTC))
     async with ingest_session() as session:
         project = await authenticate(session, project_id, key)
+        await enforce_rate_limit(request, project)
         await accept_event(session, request.app.state.dispatcher, project, event, data)
     return event.event_id
 
 
-@router.post("/api/{project_id}/envelope/", summary="Sentry envelope endpoint (what current SDKs use)")
+@router.post(
+    "/api/{project_id}/envelope/",
+    summary="Sentry envelope endpoint (what current SDKs use)",
+    responses=SENTRY_ERROR_RESPONSES,
+)
 async def envelope_endpoint(project_id: str, request: Request) -> dict[str, str]:
     body = await read_body(
         request.stream(),
@@ -75,14 +83,18 @@ async def envelope_endpoint(project_id: str, request: Request) -> dict[str, str]
     return {"id": await store_sentry_event(request, project_id, key, data)}
 
 
-@router.post("/api/{project_id}/store/", summary="Legacy Sentry store endpoint (one event)")
+@router.post(
+    "/api/{project_id}/store/",
+    summary="Legacy Sentry store endpoint (one event)",
+    responses=SENTRY_ERROR_RESPONSES,
+)
 async def store_endpoint(project_id: str, request: Request) -> dict[str, str]:
     key = extract_sentry_key(request.headers, request.query_params, None, project_id=project_id)
     body = await read_body(
         request.stream(),
         content_encoding=request.headers.get("content-encoding"),
         max_compressed=MAX_COMPRESSED_BODY_BYTES,
-        max_decompressed=MAX_DECOMPRESSED_BYTES,
+        max_decompressed=MAX_STORE_BODY_BYTES,
     )
     if not body.strip():
         raise BadPayload("empty body; expected one JSON event")
