@@ -58,6 +58,21 @@ def test_x_sentry_auth_header(project):
     assert_stored(post(project.envelope_url, envelope(event), auth_header(project.key)), event)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        # raven-era clients: protocol 4, a timestamp and the deprecated secret
+        "Sentry sentry_version=4, sentry_timestamp=1796029681, sentry_key={key}, sentry_secret=s3cr3t",
+        "sentry_key={key},sentry_version=7",  # no scheme, no spaces
+        "SENTRY sentry_key={key}, sentry_client=sentry.ruby/5.0",
+    ],
+)
+def test_x_sentry_auth_as_older_and_other_clients_write_it(project, value):
+    event = error_event()
+    response = post(project.envelope_url, envelope(event), {"X-Sentry-Auth": value.format(key=project.key)})
+    assert_stored(response, event)
+
+
 def test_authorization_sentry_header(project):
     event = error_event()
     headers = {
@@ -192,6 +207,9 @@ def test_envelopes_without_an_event_are_accepted_and_store_nothing(project, item
     assert response.json() == {}
     assert scalar("SELECT count(*) FROM error_events") == 0
     assert scalar("SELECT count(*) FROM issues") == 0
+    # Still authenticated: a wrong key is refused even when there is nothing to store.
+    refused = post_envelope(None, project, body, headers=auth_header(uuid.uuid4().hex))
+    assert refused.status_code == 403
 
 
 def test_envelope_with_only_headers_is_accepted(project):

@@ -26,10 +26,11 @@ COMPRESSION = {
 class RecordingTransport(HttpTransport):
     """The SDK's own HTTP transport, remembering every answer our server gave it."""
 
-    answers: list[tuple[int, bytes]] = []
+    answers: list[tuple[list[str], int, bytes]] = []  # (item types sent, status, body)
 
     def _handle_response(self, response: Any, envelope: Any) -> None:
-        RecordingTransport.answers.append((response.status, bytes(response.data)))
+        item_types = [item.type for item in envelope.items] if envelope is not None else []
+        RecordingTransport.answers.append((item_types, response.status, bytes(response.data)))
         super()._handle_response(response, envelope)
 
 
@@ -90,8 +91,10 @@ def sent_and_stored(event_ids: list[str]) -> list[dict[str, Any]]:
     """Flush the SDK, check it was answered 200 {"id"} for each event, and return the stored rows."""
     sentry_sdk.flush(timeout=10)
     wait_until(lambda: scalar("SELECT count(*) FROM error_events") >= len(event_ids), timeout_s=10)
-    event_answers = [body for status, body in RecordingTransport.answers if body != b"{}"]
-    assert all(status == 200 for status, _ in RecordingTransport.answers), RecordingTransport.answers
+    answers = RecordingTransport.answers
+    assert all(status == 200 for _, status, _ in answers), answers
+    assert all(body == b"{}" for types, _, body in answers if "event" not in types), answers
+    event_answers = [body for types, _, body in answers if "event" in types]
     assert sorted(event_answers) == sorted(f'{{"id":"{event_id}"}}'.encode() for event_id in event_ids)
     stored = rows(
         "SELECT e.event_id, e.issue_id, e.level, e.status_code, e.payload, e.data, i.title, i.times_seen "
@@ -187,7 +190,7 @@ def test_logging_errors_arrive_through_the_logging_integration(sdk):
 
     sentry_sdk.flush(timeout=10)
     wait_until(lambda: scalar("SELECT count(*) FROM error_events") >= 4, timeout_s=10)
-    assert all(status == 200 for status, _ in RecordingTransport.answers)
+    assert all(status == 200 for _, status, _ in RecordingTransport.answers)
     stored = rows(
         "SELECT e.issue_id, e.level, e.payload, e.data, i.times_seen FROM error_events e "
         "JOIN issues i ON i.id = e.issue_id ORDER BY e.id"
