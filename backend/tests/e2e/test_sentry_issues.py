@@ -144,6 +144,21 @@ def test_resolved_issue_seen_again_regresses_and_gets_a_fresh_analysis(project, 
     assert issue_of(later["event_id"])["is_regressed"] is True
 
 
+def test_a_burst_after_resolve_regresses_once(project):
+    first = error_event("ConnectionError", "db-1 refused connection")
+    post_envelope(None, project, envelope(first))
+    issue_id = issue_of(first["event_id"])["id"]
+    set_issue_status(issue_id, "resolved")
+
+    burst = [error_event("ConnectionError", f"db-{n} refused connection") for n in range(60)]
+    assert send_in_subprocess(project, burst, connections=16)["statuses"] == {200: 60}
+    issue = rows("SELECT status, is_regressed, times_seen, analysis_generation FROM issues")[0]
+    assert issue == {"status": "unresolved", "is_regressed": True, "times_seen": 61, "analysis_generation": 2}
+    assert [(a["generation"], a["trigger"]) for a in analyses()] == [(1, "first"), (2, "regression")]
+    regression_id = analyses()[1]["id"]
+    assert scalar("SELECT count(*) FROM error_events WHERE analysis_id = :id", id=regression_id) == 60
+
+
 def test_ignored_issue_stays_ignored_and_is_not_analysed_again(project):
     first = error_event("DeprecationError", "old API v1 called")
     post_envelope(None, project, envelope(first))
