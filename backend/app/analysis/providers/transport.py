@@ -4,7 +4,8 @@ Providers never retry on their own (httpx does not either); they classify. Timeo
 errors, 408, 429 and 5xx (with Anthropic's 529 "overloaded") become `RetryableProviderError`,
 carrying the server's `Retry-After` when it sent one. A spend cap or exhausted quota (even one
 sent with `Retry-After`), an invalid key, a wrong model name and every other 4xx become
-`PermanentProviderError`: retrying them only costs money or time. Reasons are short, shown to users, and never contain the API key.
+`PermanentProviderError`: retrying them only costs money or time. Reasons are short, shown to
+users, and never contain the API key.
 """
 
 from __future__ import annotations
