@@ -106,3 +106,20 @@ def test_hard_time_limit_kill_is_acked_by_celery_and_swept(stack: Stack, fake_ll
     assert "sweeper re-enqueued 1 analyses" in worker.log()
     assert the_analysis(stack)["attempts"] == 2
     assert fake_llm.call_count == 2
+
+
+def test_retry_waiting_in_a_dead_worker_is_swept_when_due(stack: Stack, fake_llm):
+    fake_llm.script("server_error")  # the first call fails in a way worth retrying
+    env = {**llm_env(fake_llm), **CRASH_ENV, "analysis_retry_base_s": 2}
+    worker = stack.worker(beat=True, **env)
+    api = stack.api(**env)
+    assert post_seed(api.url, 1).status_code == 201
+    # The retry is an ETA task the worker holds, unacknowledged, until it is due.
+    wait_until(lambda: "retry: Retry in" in worker.log(), timeout_s=20)
+    worker.kill_group()
+    assert the_analysis(stack)["status"] == "pending"
+
+    stack.worker(beat=True, **env)
+    wait_until(lambda: the_analysis(stack)["status"] == "done", timeout_s=30)
+    assert the_analysis(stack)["attempts"] == 2
+    assert fake_llm.call_count == 2
