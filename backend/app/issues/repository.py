@@ -24,7 +24,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.issues.schemas import (
@@ -212,7 +212,7 @@ async def latest_analyses(session: AsyncSession, issue_ids: list[int]) -> dict[i
     stmt = (
         select(IssueAnalysis)
         .where(IssueAnalysis.issue_id.in_(issue_ids))
-        .distinct(IssueAnalysis.issue_id)
+        .ext(distinct_on(IssueAnalysis.issue_id))
         .order_by(IssueAnalysis.issue_id, IssueAnalysis.generation.desc())
     )
     return {a.issue_id: a for a in await session.scalars(stmt)}
