@@ -197,6 +197,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(
         rich_text=rich_text,
+        inline_code=_inline,
         reltime=reltime,
         abstime=abstime,
         pretty_json=pretty_json,

@@ -194,14 +194,16 @@ def test_script_in_events_and_analyses_is_never_rendered_as_markup(live_server):
         conn.execute(
             text(
                 "UPDATE issue_analyses SET status = 'done', summary = :s, root_cause = :s,"
-                " suggested_fix = :s, category = left(:s, 64), model = left(:s, 128), provider = left(:s, 32),"
-                " severity = left(:s, 16), analysis_text = :s, confidence = 0.5, finished_at = now()"
+                " suggested_fix = :s, category = left(:s, 64), model = left(:s, 128),"
+                " provider = left(:s, 32), severity = left(:s, 16), analysis_text = :s, confidence = 0.5,"
+                " finished_at = now()"
             ),
             {"s": f"`{SCRIPT}` and {SCRIPT} <b onmouseover=alert(1)>x</b>\n- {SCRIPT}"},
         )
         conn.execute(  # the event-level 500 has an analysis too; give its issue a failed one
             text(
-                "UPDATE issue_analyses SET status = 'failed', status_reason = :s WHERE id = (SELECT min(id) FROM issue_analyses)"
+                "UPDATE issue_analyses SET status = 'failed', status_reason = :s"
+                " WHERE id = (SELECT min(id) FROM issue_analyses)"
             ),
             {"s": SCRIPT},
         )
