@@ -25,7 +25,9 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it is open,
+# which would break later tests that call asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     assert CHROMIUM.exists(), (
         f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test does it as root)"

@@ -93,7 +93,8 @@ def test_issues_list_shows_what_triage_needs(live_server, worker):
     assert "Error: Connection timeout" in row  # the title
     assert "2 events" in row and "done" in row and "unresolved" in row and "last just now" in row
     summary = scalar("SELECT summary FROM issue_analyses")
-    assert summary[:60] in row
+    assert summary.split("`")[0].strip() in row and "`" in summary
+    assert "<code>GET /api/test</code>" in page  # code spans of the summary render as code
     warning_row = visible_text(page.split(two)[1].split("</article>")[0])
     assert "warning" in warning_row and "not analysed" in warning_row
     filtered = client.get(f"/projects/{project}/issues", params={"level": "warning"}).text
