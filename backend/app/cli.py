@@ -75,6 +75,37 @@ def cmd_sweep(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reanalyse(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from app.analysis.dispatch import publish_with_celery
+    from app.analysis.reanalyse import ReanalysisRequest, request_reanalysis
+    from app.db import get_async_engine, get_async_sessionmaker
+    from app.errors import AppError
+
+    async def open_generation() -> ReanalysisRequest:
+        try:
+            async with get_async_sessionmaker()() as session:
+                request = await request_reanalysis(session, args.issue_id)
+                await session.commit()
+                return request
+        finally:
+            await get_async_engine().dispose()
+
+    try:
+        request = asyncio.run(open_generation())
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    try:
+        publish_with_celery(request.error_event_id)
+    except Exception as exc:  # Redis down: the committed pending analysis waits for the sweeper
+        print(f"analysis {request.analysis_id} is pending; could not enqueue it now ({exc})", file=sys.stderr)
+        return 0
+    print(f"analysis {request.analysis_id} of issue {args.issue_id} queued (event {request.error_event_id})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description="Faultline command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -105,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=cmd_create_token)
 
     sub.add_parser("sweep", help="re-enqueue stale pending analyses once").set_defaults(func=cmd_sweep)
+
+    reanalyse = sub.add_parser("reanalyse", help="analyse an issue again (one more LLM call)")
+    reanalyse.add_argument("issue_id", type=int)
+    reanalyse.set_defaults(func=cmd_reanalyse)
     return parser
 
 

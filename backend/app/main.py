@@ -78,14 +78,7 @@ def create_app() -> FastAPI:
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=[
-            "Content-Type",
-            "Content-Encoding",
-            "X-Sentry-Auth",
-            "Authorization",
-            "sentry-trace",
-            "baggage",
-        ],
+        allow_headers=["*"],  # browser SDKs send sentry-trace, baggage, X-Sentry-Auth, Content-Encoding…
         expose_headers=["X-Sentry-Error", "X-Sentry-Rate-Limits", "Retry-After"],
         max_age=3600,
     )

@@ -28,8 +28,11 @@ async def insert_event(
     analysis_id: int | None,
 ) -> int | None:
     """Insert the event; None when (project, event_id) is already stored (a client resend)."""
+    # The Core table, not the ORM class: an ORM-enabled INSERT runs the ORM's bulk-insert machinery,
+    # which costs a quarter of an ingest request's CPU and gives nothing back here.
+    table = ErrorEvent.__table__
     stmt = (
-        insert(ErrorEvent)
+        insert(table)
         .values(
             project_id=project_id,
             issue_id=issue_id,
@@ -43,8 +46,8 @@ async def insert_event(
             data=data,
             analysis_id=analysis_id,
         )
-        .on_conflict_do_nothing(index_elements=[ErrorEvent.project_id, ErrorEvent.event_id])
-        .returning(ErrorEvent.id)
+        .on_conflict_do_nothing(index_elements=[table.c.project_id, table.c.event_id])
+        .returning(table.c.id)
     )
     return await session.scalar(stmt)
 

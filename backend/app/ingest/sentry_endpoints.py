@@ -7,6 +7,7 @@ for envelopes without an event, 400 + X-Sentry-Error for malformed input, 413 ov
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -32,11 +33,23 @@ from app.projects import repository as project_repository
 router = APIRouter(tags=["ingest (Sentry protocol)"])
 
 INVALID_KEY = "invalid project id or sentry key"
+# projects.id is a PostgreSQL integer: a longer id cannot exist, and looking it up would be a database
+# error. ASCII digits only: str.isdigit() and int() also accept other scripts' digits (U+0661 is 1).
+_PROJECT_ID_RE = re.compile(r"[0-9]{1,10}")
+_MAX_PROJECT_ID = 2**31 - 1
+
+
+def _project_pk(project_id: str) -> int | None:
+    if not _PROJECT_ID_RE.fullmatch(project_id):
+        return None
+    number = int(project_id)
+    return number if 0 < number <= _MAX_PROJECT_ID else None
 
 
 async def authenticate(session: AsyncSession, project_id: str, key: str) -> Project:
     """The project the key belongs to; one answer for unknown project and wrong key."""
-    project = await project_repository.get_by_id(session, int(project_id)) if project_id.isdigit() else None
+    pk = _project_pk(project_id)
+    project = await project_repository.get_by_id(session, pk) if pk is not None else None
     if project is None or not secrets.compare_digest(project.public_key, key):
         raise KeyRejected(INVALID_KEY)
     return project

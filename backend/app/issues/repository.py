@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Integer,
+    bindparam,
     case,
     cast,
     exists,
@@ -24,7 +25,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.dialects.postgresql import Insert, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.issues.schemas import (
@@ -47,6 +48,51 @@ class IssueRow:
     is_regressed: bool
 
 
+def _build_upsert() -> Insert:
+    """INSERT … ON CONFLICT DO UPDATE on the issues table, built once with bind parameters.
+
+    Built at import rather than per event: constructing it (the `excluded` alias above all) and
+    computing its cache key cost more CPU than the rest of an ingest request's SQL. It targets the
+    Core table, not the ORM class, so execution skips the ORM's bulk-insert machinery.
+    """
+    issues = Issue.__table__
+    was_resolved = issues.c.status == "resolved"
+    stmt = insert(issues).values(
+        project_id=bindparam("project_id"),
+        fingerprint=bindparam("fingerprint"),
+        grouping_version=bindparam("grouping_version"),
+        title=bindparam("title"),
+        culprit=bindparam("culprit"),
+        level=bindparam("level"),
+        status="unresolved",
+        is_regressed=False,
+        first_seen=bindparam("seen_at"),
+        last_seen=bindparam("seen_at"),
+        times_seen=1,
+        analysis_generation=1,
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[issues.c.project_id, issues.c.fingerprint],
+        set_={
+            "times_seen": issues.c.times_seen + 1,
+            "last_seen": func.greatest(issues.c.last_seen, stmt.excluded.last_seen),
+            # An ignored issue stays ignored (as in Sentry); only a resolved one reopens.
+            "status": case((was_resolved, "unresolved"), else_=issues.c.status),
+            "is_regressed": case((was_resolved, True), else_=issues.c.is_regressed),
+            "resolved_at": case((was_resolved, null()), else_=issues.c.resolved_at),
+            "analysis_generation": case(
+                (was_resolved, issues.c.analysis_generation + 1), else_=issues.c.analysis_generation
+            ),
+            "current_analysis_id": case((was_resolved, null()), else_=issues.c.current_analysis_id),
+        },
+    ).returning(
+        issues.c.id, issues.c.current_analysis_id, issues.c.analysis_generation, issues.c.is_regressed
+    )
+
+
+_UPSERT = _build_upsert()
+
+
 async def upsert_for_event(
     session: AsyncSession,
     *,
@@ -65,36 +111,16 @@ async def upsert_for_event(
     analysis generation is bumped and its current analysis cleared, so the next qualifying event
     asks for a fresh analysis.
     """
-    was_resolved = Issue.status == "resolved"
-    stmt = insert(Issue).values(
-        project_id=project_id,
-        fingerprint=fingerprint,
-        grouping_version=grouping_version,
-        title=title,
-        culprit=culprit,
-        level=level,
-        status="unresolved",
-        is_regressed=False,
-        first_seen=seen_at,
-        last_seen=seen_at,
-        times_seen=1,
-        analysis_generation=1,
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Issue.project_id, Issue.fingerprint],
-        set_={
-            "times_seen": Issue.times_seen + 1,
-            "last_seen": func.greatest(Issue.last_seen, stmt.excluded.last_seen),
-            "status": case((was_resolved, "unresolved"), else_=Issue.status),
-            "is_regressed": case((was_resolved, True), else_=Issue.is_regressed),
-            "resolved_at": case((was_resolved, null()), else_=Issue.resolved_at),
-            "analysis_generation": case(
-                (was_resolved, Issue.analysis_generation + 1), else_=Issue.analysis_generation
-            ),
-            "current_analysis_id": case((was_resolved, null()), else_=Issue.current_analysis_id),
-        },
-    ).returning(Issue.id, Issue.current_analysis_id, Issue.analysis_generation, Issue.is_regressed)
-    row = (await session.execute(stmt)).one()
+    params = {
+        "project_id": project_id,
+        "fingerprint": fingerprint,
+        "grouping_version": grouping_version,
+        "title": title,
+        "culprit": culprit,
+        "level": level,
+        "seen_at": seen_at,
+    }
+    row = (await session.execute(_UPSERT, params)).one()
     return IssueRow(*row)
 
 

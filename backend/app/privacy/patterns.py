@@ -13,8 +13,8 @@ import base64
 import binascii
 import re
 
-# Marker strings. None contains a digit, '@', ':', '.', '=' or a quote, so no pattern below can
-# match a marker, which is what keeps redaction idempotent.
+# Marker strings. None contains a digit, '@', ':', '.', '=' or a quote, so the patterns that find
+# secrets by value never match one (the key=value pass may, and writes the same marker again).
 FILTERED = "[Filtered]"
 EMAIL = "[email]"
 IP = "[ip]"
@@ -67,11 +67,11 @@ KEY_STEM_PATTERN = (
 )
 
 # Header names whose unquoted value runs to the end of the line: a Cookie header is a list of
-# name=value pairs and every one of them may be a session id.
+# name=value pairs, any of which may be a session id, and Digest credentials contain commas.
 LINE_KEYS: frozenset[str] = frozenset({"cookie", "setcookie", "authorization", "proxyauthorization"})
 
-# Values kept even under a sensitive key in free text: they say nothing, and keeping them keeps
-# source lines like `def login(user, password=None)` readable.
+# Values kept even under a sensitive key: they say nothing, and keeping them keeps source lines
+# like `def login(user, password=None)` readable.
 HARMLESS_VALUES: frozenset[str] = frozenset(
     {"none", "null", "nil", "undefined", "true", "false", "", *(m.lower() for m in MARKERS)}
 )
@@ -189,10 +189,14 @@ EMAIL_RE = _rx(
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4_RE = _rx(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)")
 
-# Candidates only; `ipaddress` decides. Must contain '::' or 7 colons to be valid anyway.
+# Candidates only; `is_public_ipv6` decides. A valid one has '::' or 7 colons.
 IPV6_RE = _rx(
     r"(?<![\w:.\]])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})(?![\w:]|\.\d)"
 )
+
+
+# A version string ("1.1.1.2", "v2.75.0", "5.15.0-91-generic"), kept under keys named *version.
+VERSION_RE = _rx(r"v?\d{1,9}(?:\.\d{1,9}){1,5}(?:[-+~_.][0-9A-Za-z.+~_-]{0,64})?")
 
 
 _DOUBLED = str.maketrans("0123456789", "0246813579")  # each digit doubled, digits of the result summed

@@ -2,14 +2,23 @@
 
 Two mechanisms, as in Sentry's data scrubbing:
 
-- by key: anything under a sensitive key (password, token, cookie, authorization, …, see
-  `patterns.SENSITIVE_SUBSTRINGS`/`SENSITIVE_WORDS`) becomes "[Filtered]" — strings and numbers;
-  booleans and None say nothing and stay, containers keep their shape and have every leaf filtered;
-- by value: every other string is scanned for secrets (auth headers, URL passwords, key=value
-  pairs with a sensitive key, JWTs, vendor and AWS keys, PEM blocks, card numbers, emails, IPs),
-  which are replaced by a marker that keeps the text readable (`patterns.MARKERS`).
+- by key: anything under a sensitive key (password, token, cookie, authorization, ..., see
+  `patterns.SENSITIVE_SUBSTRINGS`/`SENSITIVE_WORDS`) becomes "[Filtered]": strings and numbers do;
+  booleans, None and strings that say nothing ("", "null", "None", a marker) stay; containers keep
+  their shape and have every leaf filtered. `[name, value]` pairs count as a key and its value;
+- by value: every other string is scanned for secrets (PEM blocks, JWTs, URL passwords, key=value
+  pairs with a sensitive key, Bearer/Basic credentials, vendor and AWS keys, card numbers, emails,
+  IP addresses), which are replaced by a marker that keeps the text readable (`patterns.MARKERS`).
 
-Redaction is idempotent and never raises on odd input; dict keys and non-string scalars are kept.
+Choices worth knowing: a bare dotted quad such as "1.2.3.4" is taken for an IPv4 address (a
+version number cannot be told apart; "v1.2.3.4" and 3- or 5-part versions survive); loopback and
+unspecified addresses (127.x, 0.0.0.0, ::1, ::) are kept because they identify no one and help
+diagnose connection errors; an unquoted Cookie/Authorization header value is filtered to the end
+of its line. Dict keys and non-string scalars outside sensitive keys are never changed, tuples
+come back as lists, and other objects (bytes, datetimes) pass through untouched.
+
+Redaction is idempotent: text that changed is redacted again until it no longer changes (strings
+over 64 KiB get a single pass, which keeps hostile megabyte strings well under a second).
 """
 
 from __future__ import annotations
@@ -23,12 +32,11 @@ from typing import Any
 from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
 from app.privacy import patterns as p
 
-_PAIR_TYPES = (list, tuple)
 _KEY_CACHE_LIMIT = 10_000
 _MAX_ROUNDS = 4
 _FIXPOINT_MAX_CHARS = 65_536
 # What a key name says about the value under it.
-_PLAIN, _SENSITIVE, _LINE = 0, 1, 2
+_PLAIN, _VERSION, _SENSITIVE, _LINE = 0, 1, 2, 3
 # Fields of `user` that identify a person; `id` is kept so events of one user still group.
 _USER_PII_KEYS = frozenset({"username", "name", "fullname", "firstname", "lastname", "phone", "phonenumber"})
 
@@ -63,7 +71,7 @@ class Redactor:
 
     def is_sensitive_key(self, key: str) -> bool:
         """True when values under this key name must be filtered whatever they look like."""
-        return self._key_kind(key) != _PLAIN
+        return self._key_kind(key) >= _SENSITIVE
 
     def _key_kind(self, key: str) -> int:
         kind = self._key_cache.get(key)
@@ -78,6 +86,8 @@ class Redactor:
             or any(f in compact for f in self._extra_fields)
         ):
             kind = _SENSITIVE
+        elif words and words[-1] == "version":
+            kind = _VERSION
         else:
             kind = _PLAIN
         if len(self._key_cache) >= _KEY_CACHE_LIMIT:
@@ -142,7 +152,7 @@ class Redactor:
             if m is None:
                 break
             kind = self._key_kind(m.group("key"))
-            if kind == _PLAIN:
+            if kind < _SENSITIVE:
                 pos = m.end("key")
                 continue
             v = (p.LINE_VALUE_RE if kind == _LINE else p.TEXT_VALUE_RE).match(s, m.end())
@@ -172,8 +182,12 @@ class Redactor:
             src, dst, forced = stack.pop()
             if isinstance(src, dict):
                 for key, value in src.items():
-                    force = forced or (isinstance(key, str) and self.is_sensitive_key(key))
-                    dst[key] = self._child(value, force, memo, stack)
+                    kind = self._key_kind(key) if isinstance(key, str) else _PLAIN
+                    if kind == _VERSION and not forced and _is_version(value):
+                        # "1.1.1.2" under os.version is a version, not an address
+                        dst[key] = value
+                        continue
+                    dst[key] = self._child(value, forced or kind >= _SENSITIVE, memo, stack)
             else:
                 is_pair = len(src) == 2 and isinstance(src[0], str)
                 for i, value in enumerate(src):
@@ -220,13 +234,17 @@ class Redactor:
         return out
 
     def redact_event(self, event: NormalizedEvent) -> NormalizedEvent:
-        """Return a copy of `event` with secrets and PII removed from every free-form field."""
+        """Return a copy of `event` with secrets and PII removed from every free-form field.
+
+        Identifiers and labels (event_id, timestamp, level, platform, logger, release, dist,
+        environment, server_name, sdk, exception types and frame locations) are kept as they are.
+        """
         text = self._optional_text
         return dataclasses.replace(
             event,
             message=text(event.message),
             exceptions=[self._exception(e) for e in event.exceptions],
-            fingerprint=None if event.fingerprint is None else [text(f) or "" for f in event.fingerprint],
+            fingerprint=None if event.fingerprint is None else [text(f) for f in event.fingerprint],
             transaction=text(event.transaction),
             request=self.redact_value(event.request),
             user=self.redact_user(event.user),
@@ -239,11 +257,17 @@ class Redactor:
     def redact_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Return a redacted copy of a raw client payload (what is stored in `error_events.payload`)."""
         out = self.redact_value(payload)
-        if isinstance(out, dict) and isinstance(out.get("user"), dict):
+        if not isinstance(out, dict):
+            return out
+        if isinstance(out.get("user"), dict):
             out["user"] = self.redact_user(out["user"])
+        modules = payload.get("modules")
+        if isinstance(modules, dict):
+            # Sentry's `modules` maps package names to versions; "1.1.1.2" there is no address.
+            out["modules"] = {k: v if _is_version(v) else out["modules"][k] for k, v in modules.items()}
         return out
 
-    def _optional_text(self, value: str | None) -> str | None:
+    def _optional_text(self, value: Any) -> Any:
         return self.redact_text(value) if isinstance(value, str) else value
 
     def _exception(self, exc: ExceptionInfo) -> ExceptionInfo:
@@ -324,6 +348,10 @@ def _redact_cards(s: str) -> str:
     return "".join(out)
 
 
+def _is_version(value: Any) -> bool:
+    return isinstance(value, str) and p.VERSION_RE.fullmatch(value) is not None
+
+
 def _ipv6(m: re.Match[str]) -> str:
     candidate = m.group(0)
     return p.IP if p.is_public_ipv6(candidate) else candidate
@@ -366,20 +394,34 @@ def split_setting(value: str | list[str] | None) -> list[str]:
 
 
 _default: Redactor | None = None
+_default_source: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+_configured = False
 
 
 def get_redactor() -> Redactor:
-    """The process-wide redactor (built-in rules only until `configure_redactor` is called)."""
-    global _default
-    if _default is None:
-        _default = Redactor()
+    """The process-wide redactor: built-in rules plus REDACT_EXTRA_PATTERNS / REDACT_EXTRA_FIELDS.
+
+    Rebuilt when those settings change (tests clear the settings cache), unless
+    `configure_redactor` set it explicitly.
+    """
+    global _default, _default_source
+    if _configured and _default is not None:
+        return _default
+    from app.config import get_settings  # lazily: app.config uses split_setting from this module
+
+    settings = get_settings()
+    source = (tuple(settings.redact_extra_patterns), tuple(settings.redact_extra_fields))
+    if _default is None or source != _default_source:
+        _default = Redactor.from_settings_values(list(source[0]), list(source[1]))
+        _default_source = source
     return _default
 
 
 def configure_redactor(extra_patterns: list[str], extra_fields: list[str]) -> Redactor:
-    """Replace the process-wide redactor with one that also applies the configured extras."""
-    global _default
+    """Replace the process-wide redactor with one that applies these extras instead of the settings'."""
+    global _default, _configured
     _default = Redactor.from_settings_values(extra_patterns, extra_fields)
+    _configured = True
     return _default
 
 

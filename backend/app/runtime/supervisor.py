@@ -47,6 +47,10 @@ def _banner(host: str, port: int, dsn: str, project_key: str, extra_lines: list[
     return "\n".join(lines)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2) -> int:
     """Bring everything up and block until interrupted; returns an exit code."""
     (DATA_DIR / "logs").mkdir(parents=True, exist_ok=True)
@@ -92,7 +96,9 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2) -> i
         wait_for_port(host, port, timeout_s=60, process=children[-2])
         print(_banner(host, port, dsn, project_key, extra_lines))
         print(f"  (ready in {time.monotonic() - started:.1f}s)", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        # Explicit handlers: a shell that backgrounds us may have set SIGINT to "ignore".
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         print("a Faultline process exited; see the logs under .data/logs. Stopping.", file=sys.stderr)

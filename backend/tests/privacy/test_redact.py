@@ -340,10 +340,20 @@ def test_ordinary_text_survives(text: str) -> None:
     assert redact_text(text) == text
 
 
-def test_a_dotted_quad_is_treated_as_an_ip_even_if_it_was_a_version() -> None:
-    # Documented choice: "1.2.3.4" cannot be told apart from an address, so it is hidden;
-    # "v1.2.3.4", 3-part and 5-part versions are not addresses and survive (see SURVIVORS).
+def test_a_dotted_quad_is_treated_as_an_ip_unless_a_key_says_it_is_a_version() -> None:
+    # Documented choice: in free text "1.2.3.4" cannot be told apart from an address, so it is
+    # hidden; "v1.2.3.4", 3-part and 5-part versions are not addresses and survive (SURVIVORS).
     assert redact_text("upgraded to 1.2.3.4 today") == "upgraded to [ip] today"
+    data = {"os": {"version": "10.0.0.1", "kernel_version": "1.1.1.2"}, "host": {"ip": "10.0.0.1"}}
+    assert redact_value(data) == {
+        "os": {"version": "10.0.0.1", "kernel_version": "1.1.1.2"},
+        "host": {"ip": "[ip]"},
+    }
+    payload = {"modules": {"click-plugins": "1.1.1.2", "weird": "see 10.0.0.1"}, "x": "1.1.1.2"}
+    assert redact_payload(payload) == {
+        "modules": {"click-plugins": "1.1.1.2", "weird": "see [ip]"},
+        "x": "[ip]",
+    }
 
 
 # --- by key, in structures -----------------------------------------------------------------------
