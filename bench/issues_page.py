@@ -32,7 +32,8 @@ FILL_SQL = [
                         is_regressed, first_seen, last_seen, times_seen, analysis_generation)
     SELECT :project, md5(g::text), 'v1',
            (ARRAY['KeyError', 'ValueError', 'TimeoutError', 'OperationalError', 'TypeError'])[1 + g % 5]
-             || ': failure ' || g || ' in ' || (ARRAY['checkout', 'payment', 'inventory', 'search', 'auth'])[1 + (g / 5) % 5],
+             || ': failure ' || g || ' in '
+             || (ARRAY['checkout', 'payment', 'inventory', 'search', 'auth'])[1 + (g / 5) % 5],
            'app.module' || (g % 100) || ' in handler_' || (g % 37),
            (ARRAY['error', 'error', 'error', 'warning', 'fatal'])[1 + g % 5],
            (ARRAY['unresolved', 'unresolved', 'unresolved', 'resolved', 'ignored'])[1 + (g / 7) % 5],
@@ -187,7 +188,8 @@ def main() -> int:
         "search 'handler_3' (rare prefix)": "q=handler_3",
     }
     print(
-        f"\nGET /projects/{project}/issues with {args.issues:,} issues, {args.runs} runs each (25 rows/page)\n"
+        f"\nGET /projects/{project}/issues with {args.issues:,} issues, {args.runs} runs each"
+        " (25 rows a page)\n"
     )
     print(f"{'page':40} {'median ms':>10} {'p95 ms':>8} {'rows':>5}")
     for label, query in pages.items():

@@ -76,7 +76,7 @@ def test_log_in_see_an_issue_appear_read_its_analysis_resolve_and_see_it_regress
     expect(page.locator(".issue-head .regressed")).to_be_visible()
     # A regression asks for a fresh analysis; it is done by the time the page stops refreshing.
     wait_until(lambda: scalar("SELECT count(*) FROM issue_analyses WHERE status = 'done'") == 2, timeout_s=30)
-    page.reload()
+    page.goto(f"{base}/issues/{sent['issue_id']}")
     expect(page.locator("#analysis")).to_contain_text("regression")
     screenshot(page, "issue_detail_regressed")
 
