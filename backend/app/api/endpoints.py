@@ -72,6 +72,7 @@ async def _issue_detail(session: DbSession, issue: Issue) -> IssueDetailOut:
 
 @router.get("/projects", response_model=list[ProjectOut], summary="Projects this token may read")
 async def list_projects(session: DbSession, scope: ApiScope) -> list[ProjectOut]:
+    """The projects this token may read, with their DSNs."""
     found = [await projects.get_by_id(session, pid) for pid in scope.project_ids]
     return [ProjectOut.of(p, dsn_for(p)) for p in found if p is not None]
 
@@ -80,6 +81,7 @@ async def list_projects(session: DbSession, scope: ApiScope) -> list[ProjectOut]
     "/projects/{project_id}", response_model=ProjectOut, responses={404: NOT_FOUND}, summary="One project"
 )
 async def get_project(project_id: int, session: DbSession, scope: ApiScope) -> ProjectOut:
+    """One project of this token's, with its DSN."""
     project = await _project_in_scope(session, scope, project_id)
     return ProjectOut.of(project, dsn_for(project))
 
@@ -103,6 +105,7 @@ async def list_project_issues(
     cursor: Annotated[str | None, Query(description="`next_cursor` or `prev_cursor` of a page")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> IssuePageOut:
+    """Issues by last seen, first seen or frequency; send `next_cursor` back as `cursor` for more."""
     await _project_in_scope(session, scope, project_id)
     if status not in STATUS_CHOICES:
         raise AppError(f"status must be one of {', '.join(STATUS_CHOICES)}", 422)
@@ -129,6 +132,7 @@ async def list_project_issues(
     summary="One issue with its latest analysis",
 )
 async def get_issue(issue_id: int, session: DbSession, scope: ApiScope) -> IssueDetailOut:
+    """The issue, its latest analysis (any status) and the id of its latest event."""
     return await _issue_detail(session, await _issue_in_scope(session, scope, issue_id))
 
 
@@ -145,6 +149,7 @@ async def list_issue_events(
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> EventPageOut:
+    """The issue's events, newest first, without their bodies (see GET /api/v1/events/{id})."""
     await _issue_in_scope(session, scope, issue_id)
     before = int(cursor) if cursor and cursor.isdigit() else None
     events, next_id = await issues.list_events(session, issue_id, before_id=before, limit=limit)
@@ -160,6 +165,7 @@ async def list_issue_events(
     summary="One event: normalized data and scrubbed payload",
 )
 async def get_event(event_id: int, session: DbSession, scope: ApiScope) -> EventOut:
+    """One event with its normalized data and the payload as received (both scrubbed)."""
     return EventOut.of(await _event_in_scope(session, scope, event_id))
 
 
@@ -179,6 +185,7 @@ STATUS_DOC = {
 
 @router.patch("/issues/{issue_id}", summary="Resolve, ignore or reopen an issue", **STATUS_DOC)
 async def patch_issue(issue_id: int, body: StatusIn, session: DbSession, scope: ApiScope) -> IssueDetailOut:
+    """Set the status: `resolved` (reopens as a regression if the error recurs), `ignored` or `unresolved`."""
     return await _change_status(issue_id, body, session, scope)
 
 
@@ -188,6 +195,7 @@ async def patch_issue(issue_id: int, body: StatusIn, session: DbSession, scope: 
 async def post_issue_status(
     issue_id: int, body: StatusIn, session: DbSession, scope: ApiScope
 ) -> IssueDetailOut:
+    """The same as PATCH /api/v1/issues/{id}, for clients that only POST."""
     return await _change_status(issue_id, body, session, scope)
 
 
@@ -201,6 +209,7 @@ async def post_issue_status(
 async def reanalyse_issue(
     issue_id: int, request: Request, session: DbSession, scope: ApiScope
 ) -> ReanalysisOut:
+    """Queue a fresh analysis of the latest event (one more LLM call); poll the issue for it."""
     await _issue_in_scope(session, scope, issue_id)
     wanted = await request_reanalysis(session, issue_id)
     await session.commit()

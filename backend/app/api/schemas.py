@@ -37,6 +37,7 @@ class ProjectOut(BaseModel):
 
     @classmethod
     def of(cls, project: Project, dsn: str) -> ProjectOut:
+        """The response shape of the stored row."""
         return cls(id=project.id, name=project.name, dsn=dsn, created_at=project.created_at)
 
 
@@ -52,6 +53,7 @@ class AnalysisBrief(BaseModel):
 
     @classmethod
     def of(cls, a: IssueAnalysis) -> AnalysisBrief:
+        """The response shape of the stored row."""
         return cls(
             id=a.id,
             status=a.status,  # type: ignore[arg-type]
@@ -81,6 +83,7 @@ class AnalysisOut(AnalysisBrief):
 
     @classmethod
     def of(cls, a: IssueAnalysis) -> AnalysisOut:  # type: ignore[override]
+        """The response shape of the stored row."""
         return cls(
             **AnalysisBrief.of(a).model_dump(),
             trigger=a.trigger,
@@ -142,6 +145,7 @@ class IssueOut(BaseModel):
 
     @classmethod
     def of(cls, issue: Issue, analysis: IssueAnalysis | None, events_24h: int) -> IssueOut:
+        """The response shape of the stored row."""
         return cls(
             id=issue.id,
             project_id=issue.project_id,
@@ -215,6 +219,7 @@ class EventSummaryOut(BaseModel):
 
     @classmethod
     def of(cls, e: EventSummary | ErrorEvent) -> EventSummaryOut:
+        """The response shape of the stored row."""
         message = e.message if isinstance(e, EventSummary) else (e.data or {}).get("message")
         return cls(
             id=e.id,
@@ -245,6 +250,7 @@ class EventOut(EventSummaryOut):
 
     @classmethod
     def of(cls, e: ErrorEvent) -> EventOut:  # type: ignore[override]
+        """The response shape of the stored row."""
         return cls(
             **EventSummaryOut.of(e).model_dump(), data=e.data, payload=e.payload, analysis_id=e.analysis_id
         )

@@ -19,6 +19,7 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
 
 
 def sign(purpose: str, value: str) -> str:
+    """The value signed (and timestamped) for one purpose."""
     return _serializer(purpose).dumps(value)
 
 
@@ -47,6 +48,7 @@ def set_cookie(response: Response, name: str, value: str, max_age_s: int) -> Non
 
 
 def clear_cookie(response: Response, name: str) -> None:
+    """Expire a cookie set by `set_cookie`."""
     secure = get_settings().secure_cookies
     response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=secure)
 

@@ -14,20 +14,24 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    """The user with this email, case-insensitively."""
     return await session.scalar(select(User).where(func.lower(User.email) == email.lower()))
 
 
 def sync_get_user_by_email(session: Session, email: str) -> User | None:
+    """The user with this email, case-insensitively (sync session)."""
     return session.scalar(select(User).where(func.lower(User.email) == email.lower()))
 
 
 def sync_count_users(session: Session) -> int:
+    """How many users exist (first-run setup makes an admin when none)."""
     return int(session.scalar(select(func.count()).select_from(User)) or 0)
 
 
 async def insert_session(
     session: AsyncSession, *, user_id: int, token_hash: str, csrf_token: str, expires_at: datetime
 ) -> None:
+    """Store a login session (only the hash of its token)."""
     row = UserSession(user_id=user_id, token_hash=token_hash, csrf_token=csrf_token, expires_at=expires_at)
     session.add(row)
     await session.flush()
@@ -46,16 +50,19 @@ async def get_live_session(session: AsyncSession, token_hash: str) -> tuple[User
 
 
 async def delete_session(session: AsyncSession, token_hash: str) -> None:
+    """Forget the session with this token hash."""
     await session.execute(delete(UserSession).where(UserSession.token_hash == token_hash))
 
 
 async def delete_expired_sessions(session: AsyncSession, user_id: int) -> None:
+    """Drop a user's expired sessions (done at each login)."""
     await session.execute(
         delete(UserSession).where(UserSession.user_id == user_id, UserSession.expires_at <= func.now())
     )
 
 
 async def get_active_token(session: AsyncSession, token_hash: str) -> ApiToken | None:
+    """The unrevoked API token with this hash."""
     return await session.scalar(
         select(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
     )

@@ -111,6 +111,7 @@ class LoggedIn:
 
 
 async def load_session(session: AsyncSession, cookie_token: str) -> LoggedIn | None:
+    """Who holds this (unsigned) session token, if its session is alive."""
     found = await repository.get_live_session(session, token_hash(cookie_token))
     if found is None:
         return None
@@ -119,6 +120,7 @@ async def load_session(session: AsyncSession, cookie_token: str) -> LoggedIn | N
 
 
 async def close_session(session: AsyncSession, session_hash: str) -> None:
+    """End the session server-side: the cookie is worthless afterwards."""
     await repository.delete_session(session, session_hash)
 
 
@@ -130,10 +132,12 @@ class TokenScope:
     project_ids: tuple[int, ...]
 
     def allows(self, project_id: int) -> bool:
+        """True when the token names this project."""
         return project_id in self.project_ids
 
 
 async def authenticate_token(session: AsyncSession, bearer: str) -> TokenScope | None:
+    """The scope of an active API token, or None; records its use."""
     token = await repository.get_active_token(session, token_hash(bearer))
     if token is None:
         return None

@@ -9,6 +9,7 @@ API_TOKEN_PREFIX = "flt_"
 
 
 def new_secret(nbytes: int = 32) -> str:
+    """A random url-safe secret (session tokens, CSRF tokens)."""
     return secrets.token_urlsafe(nbytes)
 
 

@@ -125,6 +125,7 @@ async def upsert_for_event(
 
 
 async def set_current_analysis(session: AsyncSession, issue_id: int, analysis_id: int) -> None:
+    """Point the issue at the analysis its new events link to."""
     await session.execute(update(Issue).where(Issue.id == issue_id).values(current_analysis_id=analysis_id))
 
 
@@ -245,6 +246,7 @@ async def latest_analyses(session: AsyncSession, issue_ids: list[int]) -> dict[i
 
 
 async def get_issue(session: AsyncSession, issue_id: int) -> Issue | None:
+    """The issue, fresh from the database."""
     return await session.get(Issue, issue_id, populate_existing=True)
 
 
@@ -274,6 +276,7 @@ async def facet_values(session: AsyncSession, project_id: int, key: str, limit: 
 
 
 async def get_event(session: AsyncSession, event_pk: int) -> ErrorEvent | None:
+    """One event by its primary key."""
     return await session.get(ErrorEvent, event_pk)
 
 

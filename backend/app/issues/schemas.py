@@ -55,6 +55,7 @@ class IssueFilters:
 
     @property
     def status(self) -> str:
+        """The status choice these filters came from (`all` for several)."""
         return self.statuses[0] if len(self.statuses) == 1 else "all"
 
 
@@ -69,11 +70,13 @@ class Cursor:
 
     @classmethod
     def at(cls, sort: str, direction: Literal["after", "before"], issue: Issue) -> Cursor:
+        """The cursor of `issue`'s position in a list sorted by `sort`."""
         values = {"last_seen": issue.last_seen, "first_seen": issue.first_seen, "frequency": issue.times_seen}
         value = values[sort]
         return cls(sort, direction, value, issue.id)
 
     def encode(self) -> str:
+        """An opaque url-safe string for the `cursor` parameter."""
         value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
         raw = orjson.dumps([self.sort, self.direction, value, self.issue_id])
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")

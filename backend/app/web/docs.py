@@ -98,6 +98,7 @@ def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 @router.get("/docs")
 async def api_docs(request: Request, _user: CurrentUser) -> Response:
+    """The API reference page."""
     ops = operations(request.app.openapi())
     return render(request, "api_docs.html", {"operations": ops})
 

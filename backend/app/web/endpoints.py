@@ -51,6 +51,7 @@ NOTICES = {
 
 
 def redirect(url: str) -> RedirectResponse:
+    """A 303 See Other, the answer to a POST that worked."""
     return RedirectResponse(url, status_code=303)
 
 
@@ -62,6 +63,7 @@ def safe_next(target: str | None) -> str:
 
 
 def not_found(request: Request, what: str) -> Response:
+    """The 404 page."""
     return render(request, "error.html", {"title": "Not found", "message": f"No such {what}."}, 404)
 
 
@@ -85,6 +87,7 @@ def _login_page(
 
 @router.get("/login")
 async def login_form(request: Request, session: DbSession) -> Response:
+    """The login form (or straight on, when already logged in)."""
     token = unsign("session", request.cookies.get(SESSION_COOKIE), SESSION_MAX_AGE_S)
     if token and await load_session(session, token):
         return redirect(safe_next(request.query_params.get("next")))
@@ -100,6 +103,7 @@ async def login(
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/projects",
 ) -> Response:
+    """Check the form's CSRF token and the password, then open a session."""
     expected = unsign("login", request.cookies.get(LOGIN_CSRF_COOKIE), LOGIN_CSRF_MAX_AGE_S)
     if not same_token(expected, csrf_token):
         return _login_page(request, error="The form expired. Please try again.", status_code=403, email=email)
@@ -115,6 +119,7 @@ async def login(
 
 @router.post("/logout")
 async def logout(session: DbSession, user: CsrfUser) -> Response:
+    """End the session and clear its cookie."""
     await close_session(session, user.session_hash)
     response = redirect("/login")
     clear_cookie(response, SESSION_COOKIE)
@@ -126,6 +131,7 @@ async def logout(session: DbSession, user: CsrfUser) -> Response:
 
 @router.get("/")
 async def home(_user: CurrentUser) -> Response:
+    """The dashboard starts at the projects."""
     return redirect("/projects")
 
 
@@ -139,6 +145,7 @@ async def _projects_page(
 
 @router.get("/projects")
 async def projects_page(request: Request, session: DbSession, _user: CurrentUser) -> Response:
+    """Every project with its DSN and setup snippets."""
     return await _projects_page(request, session)
 
 
@@ -146,6 +153,7 @@ async def projects_page(request: Request, session: DbSession, _user: CurrentUser
 async def create_project_form(
     request: Request, session: DbSession, _user: CsrfUser, name: Annotated[str, Form()] = ""
 ) -> Response:
+    """Create a project and open its (empty) issues list."""
     name = name.strip()
     if not name or len(name) > 200:
         return await _projects_page(request, session, "A project name is 1 to 200 characters.", 422)
@@ -156,6 +164,7 @@ async def create_project_form(
 
 @router.get("/projects/{project_id}")
 async def project_home(project_id: int, _user: CurrentUser) -> Response:
+    """A project opens on its issues."""
     return redirect(f"/projects/{project_id}/issues")
 
 
@@ -174,6 +183,7 @@ async def issues_page(
     cursor: str | None = None,
     done: str | None = None,
 ) -> Response:
+    """A project's issues: filters, search, sort and keyset pages."""
     project = await projects.get_by_id(session, project_id)
     if project is None:
         return not_found(request, "project")
@@ -256,6 +266,7 @@ async def issue_page(
     event: Annotated[int | None, Query()] = None,
     done: str | None = None,
 ) -> Response:
+    """An issue: its analysis first, then an event (latest unless `event` is given) and tag breakdown."""
     issue = await issues.get_issue(session, issue_id)
     if issue is None:
         return not_found(request, "issue")
@@ -289,6 +300,7 @@ async def issue_page(
 async def change_status(
     request: Request, issue_id: int, session: DbSession, _user: CsrfUser, status: Annotated[str, Form()] = ""
 ) -> Response:
+    """Resolve, ignore or reopen the issue."""
     try:
         await set_status(session, issue_id, status)
     except AppError as exc:
@@ -301,6 +313,7 @@ async def change_status(
 
 @router.post("/issues/{issue_id}/reanalyse")
 async def reanalyse(request: Request, issue_id: int, session: DbSession, _user: CsrfUser) -> Response:
+    """Ask for a fresh analysis, committed before it is queued."""
     try:
         wanted = await request_reanalysis(session, issue_id)
     except AppError as exc:
@@ -347,6 +360,7 @@ async def _tokens_page(
 async def tokens_page(
     request: Request, session: DbSession, user: CurrentUser, done: str | None = None
 ) -> Response:
+    """The user's API tokens (every token for an admin) and the form to make one."""
     scope = None if user.is_admin else user.user_id
     return await _tokens_page(request, session, scope, notice=NOTICES.get(done or ""))
 
@@ -359,6 +373,7 @@ async def create_token_form(
     name: Annotated[str, Form()] = "",
     project: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
+    """Make a token and show it once."""
     scope = None if user.is_admin else user.user_id
     try:
         made = await session.run_sync(
@@ -372,6 +387,7 @@ async def create_token_form(
 
 @router.post("/tokens/{token_id}/revoke")
 async def revoke_token_form(token_id: int, session: DbSession, user: CsrfUser) -> Response:
+    """Revoke a token (the user's own; any for an admin)."""
     await auth_repository.revoke_token(session, token_id, None if user.is_admin else user.user_id)
     await session.commit()
     return redirect("/tokens?done=revoked")

@@ -140,10 +140,12 @@ def pretty_json(value: Any) -> str:
 
 
 def omit(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The mapping without `keys` (for templates)."""
     return {k: v for k, v in mapping.items() if k not in keys}
 
 
 def is_scalar(value: Any) -> bool:
+    """True for values shown as text rather than JSON."""
     return value is None or isinstance(value, str | int | float | bool)
 
 
