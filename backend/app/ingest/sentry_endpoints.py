@@ -64,6 +64,8 @@ async def store_sentry_event(request: Request, project_id: str, key: str, data: 
     return event.event_id
 
 
+# The slash-less spellings are served too: a redirect would make clients resend (or drop) the body.
+@router.post("/api/{project_id}/envelope", include_in_schema=False)
 @router.post("/api/{project_id}/envelope/", summary="Sentry envelope endpoint (what current SDKs use)")
 async def envelope_endpoint(project_id: str, request: Request) -> dict[str, str]:
     body = await read_body(
@@ -88,6 +90,7 @@ async def envelope_endpoint(project_id: str, request: Request) -> dict[str, str]
     return {"id": await store_sentry_event(request, project_id, key, data)}
 
 
+@router.post("/api/{project_id}/store", include_in_schema=False)
 @router.post("/api/{project_id}/store/", summary="Legacy Sentry store endpoint (one event)")
 async def store_endpoint(project_id: str, request: Request) -> dict[str, str]:
     key = extract_sentry_key(request.headers, request.query_params, None, project_id=project_id)

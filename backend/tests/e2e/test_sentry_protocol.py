@@ -246,6 +246,14 @@ def test_store_with_an_event_id(project):
     assert_stored(post(project.store_url, json.dumps(event).encode(), auth_header(project.key)), event)
 
 
+def test_endpoints_without_the_trailing_slash_store_too(project):
+    first, second = error_event(), error_event()
+    envelope_url = project.envelope_url.rstrip("/")
+    store_url = project.store_url.rstrip("/")
+    assert_stored(post(envelope_url, envelope(first), auth_header(project.key)), first)
+    assert_stored(post(store_url, json.dumps(second).encode(), auth_header(project.key)), second)
+
+
 def test_store_without_an_event_id_makes_one(project):
     event = error_event()
     del event["event_id"]
