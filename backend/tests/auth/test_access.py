@@ -21,7 +21,9 @@ PUBLIC = {
     ("GET", "/readyz"),
     ("POST", "/api/v1/events"),
     ("POST", "/api/{project_id}/envelope/"),
+    ("POST", "/api/{project_id}/envelope"),
     ("POST", "/api/{project_id}/store/"),
+    ("POST", "/api/{project_id}/store"),
     ("GET", "/login"),
     ("POST", "/login"),
 }
