@@ -161,11 +161,31 @@ def test_resolve_ignore_reopen_and_reanalyse_from_the_page(live_server):
         scalar("SELECT count(*) FROM issue_analyses WHERE issue_id = :i AND trigger = 'manual'", i=issue_id)
         == 1
     )
-    refreshed = client.get(answer.headers["location"]).text
-    assert "A fresh analysis was requested" in refreshed and 'http-equiv="refresh"' in refreshed
+    assert "A fresh analysis was requested" in client.get(answer.headers["location"]).text
 
 
-def test_script_in_events_and_analyses_is_never_rendered_as_markup(live_server):
+def test_issue_page_refreshes_itself_only_while_its_analysis_is_unfinished(live_server):
+    make_user()
+    issue_id = send_seed(live_server.url, status_code=404, message="Not found")["issue_id"]
+    client = login(live_server.url)
+    assert 'http-equiv="refresh"' not in client.get(f"/issues/{issue_id}").text  # nothing to wait for
+    # An analysis row no task was queued for, so no worker can move it while we look.
+    with get_sync_engine().begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO issue_analyses (project_id, issue_id, generation, trigger, status, attempts)"
+                " SELECT project_id, id, 1, 'manual', 'pending', 0 FROM issues WHERE id = :i"
+            ),
+            {"i": issue_id},
+        )
+    for status, refreshes in (("pending", True), ("running", True), ("done", False), ("failed", False)):
+        with get_sync_engine().begin() as conn:
+            conn.execute(text("UPDATE issue_analyses SET status = :s"), {"s": status})
+        shown = client.get(f"/issues/{issue_id}").text
+        assert ('http-equiv="refresh"' in shown) is refreshes, status
+
+
+def test_script_in_events_and_analyses_is_never_rendered_as_markup(live_server, worker):
     make_user()
     project = make_project("xss")
     send_seed(live_server.url, project_key="xss", message=f"Server error {SCRIPT}", path=f"/api/{SCRIPT}")
@@ -190,6 +210,8 @@ def test_script_in_events_and_analyses_is_never_rendered_as_markup(live_server):
     )
     event["request"]["headers"] = {"X-Evil": SCRIPT}
     send_sentry(live_server.url, project, event)
+    # Let the worker finish, so it cannot overwrite what we plant next.
+    wait_until(lambda: scalar("SELECT count(*) FROM issue_analyses WHERE status IN ('done', 'skipped')") == 2)
     # Whatever a provider returns ends up in these columns; make every one of them hostile.
     with get_sync_engine().begin() as conn:
         conn.execute(
