@@ -5,12 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
 
 from app.analysis.dispatch import AnalysisDispatcher, publish_with_celery
+from app.api.endpoints import router as api_router
+from app.auth.dependencies import CsrfRejected, LoginRequired
 from app.config import get_settings
 from app.errors import AppError, handle_app_error
 from app.health import router as health_router
@@ -18,6 +23,9 @@ from app.ingest.limits import BadPayload, IngestError
 from app.ingest.rate_limit import RateLimiter
 from app.ingest.seed_endpoints import router as seed_router
 from app.ingest.sentry_endpoints import router as sentry_router
+from app.web.docs import router as docs_router
+from app.web.endpoints import router as web_router
+from app.web.rendering import STATIC_DIR, render
 
 logger = logging.getLogger("app")
 
@@ -40,6 +48,20 @@ async def handle_ingest_error(_request: Request, exc: Exception) -> JSONResponse
     return JSONResponse(body, status_code=exc.status_code, headers={"X-Sentry-Error": exc.message})
 
 
+async def handle_login_required(request: Request, _exc: Exception) -> Response:
+    """Pages send the browser to the login form and back; anything else just to the login form."""
+    target = "/login"
+    if request.method == "GET":
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target += "?" + urlencode({"next": path})
+    return RedirectResponse(target, status_code=303)
+
+
+async def handle_csrf_rejected(request: Request, _exc: Exception) -> Response:
+    message = "This form was not sent from a page of this session. Reload the page and try again."
+    return render(request, "error.html", {"title": "Request refused", "message": message}, 403)
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"detail": "internal error"}, status_code=500)
@@ -51,6 +73,10 @@ def create_app() -> FastAPI:
         description="Self-hosted error tracking with asynchronous AI root-cause analysis.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by app/web/docs.py behind a login, rendered without any CDN.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.add_middleware(
         CORSMiddleware,
@@ -62,10 +88,16 @@ def create_app() -> FastAPI:
     )
     app.add_exception_handler(AppError, handle_app_error)
     app.add_exception_handler(IngestError, handle_ingest_error)
+    app.add_exception_handler(LoginRequired, handle_login_required)
+    app.add_exception_handler(CsrfRejected, handle_csrf_rejected)
     app.add_exception_handler(Exception, handle_unexpected)
     app.include_router(health_router)
     app.include_router(seed_router)
     app.include_router(sentry_router)
+    app.include_router(api_router)
+    app.include_router(docs_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 
