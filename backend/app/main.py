@@ -11,7 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app.analysis.dispatch import AnalysisDispatcher, publish_with_celery
 from app.api.endpoints import router as api_router
@@ -62,6 +64,29 @@ async def handle_csrf_rejected(request: Request, _exc: Exception) -> Response:
     return render(request, "error.html", {"title": "Request refused", "message": message}, 403)
 
 
+async def handle_method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:
+    """405 whose Allow header names every method the path answers to.
+
+    Starlette names only the methods of the first route whose path matched, so a path served by a
+    GET route and a PATCH route would claim to allow GET alone.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return JSONResponse(
+        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(sorted(methods))}
+    )
+
+
+async def handle_data_error(request: Request, exc: Exception) -> JSONResponse:
+    """A value PostgreSQL refuses (out of range, NUL character) came from the request: 400, not 500."""
+    logger.info("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "a value in the request is out of range or cannot be stored"}, status_code=400
+    )
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"detail": "internal error"}, status_code=500)
@@ -90,6 +115,8 @@ def create_app() -> FastAPI:
     app.add_exception_handler(IngestError, handle_ingest_error)
     app.add_exception_handler(LoginRequired, handle_login_required)
     app.add_exception_handler(CsrfRejected, handle_csrf_rejected)
+    app.add_exception_handler(405, handle_method_not_allowed)
+    app.add_exception_handler(DataError, handle_data_error)
     app.add_exception_handler(Exception, handle_unexpected)
     app.include_router(health_router)
     app.include_router(seed_router)

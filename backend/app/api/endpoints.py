@@ -3,9 +3,9 @@ event; PATCH an issue's status; POST a re-analysis. Everything outside the token
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from app.analysis.reanalyse import request_reanalysis
 from app.api.schemas import (
@@ -35,6 +35,11 @@ NOT_FOUND = {"model": ErrorOut, "description": "No such object within this token
 UNAUTHORIZED = {"model": ErrorOut, "description": "Missing, invalid or revoked bearer token"}
 
 router = APIRouter(prefix="/api/v1", tags=["read API"], responses={401: UNAUTHORIZED})
+
+# Ids as the columns hold them (projects.id is an integer, issue and event ids are bigints): anything
+# larger is a 422 from validation, not a query PostgreSQL refuses with a 500.
+ProjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 async def _project_in_scope(session: DbSession, scope: TokenScope, project_id: int) -> Project:
@@ -80,7 +85,7 @@ async def list_projects(session: DbSession, scope: ApiScope) -> list[ProjectOut]
 @router.get(
     "/projects/{project_id}", response_model=ProjectOut, responses={404: NOT_FOUND}, summary="One project"
 )
-async def get_project(project_id: int, session: DbSession, scope: ApiScope) -> ProjectOut:
+async def get_project(project_id: ProjectId, session: DbSession, scope: ApiScope) -> ProjectOut:
     """One project of this token's, with its DSN."""
     project = await _project_in_scope(session, scope, project_id)
     return ProjectOut.of(project, dsn_for(project))
@@ -93,11 +98,11 @@ async def get_project(project_id: int, session: DbSession, scope: ApiScope) -> P
     summary="A project's issues, filtered and paged (keyset)",
 )
 async def list_project_issues(
-    project_id: int,
+    project_id: ProjectId,
     session: DbSession,
     scope: ApiScope,
-    status: Annotated[str, Query(description=f"One of {', '.join(STATUS_CHOICES)}")] = "unresolved",
-    level: Annotated[str | None, Query(description=f"One of {', '.join(LEVEL_CHOICES)}")] = None,
+    status: Annotated[Literal[STATUS_CHOICES], Query()] = "unresolved",  # type: ignore[valid-type]
+    level: Annotated[Literal[LEVEL_CHOICES] | None, Query()] = None,  # type: ignore[valid-type]
     environment: Annotated[str | None, Query(description="Issues seen in this environment")] = None,
     release: Annotated[str | None, Query(description="Issues seen in this release")] = None,
     query: Annotated[str | None, Query(description="Words of the title or message (prefix match)")] = None,
@@ -107,10 +112,6 @@ async def list_project_issues(
 ) -> IssuePageOut:
     """Issues by last seen, first seen or frequency; send `next_cursor` back as `cursor` for more."""
     await _project_in_scope(session, scope, project_id)
-    if status not in STATUS_CHOICES:
-        raise AppError(f"status must be one of {', '.join(STATUS_CHOICES)}", 422)
-    if level is not None and level not in LEVEL_CHOICES:
-        raise AppError(f"level must be one of {', '.join(LEVEL_CHOICES)}", 422)
     filters = IssueFilters.parse(
         status=status, level=level, environment=environment, release=release, query=query, sort=sort
     )
@@ -131,7 +132,7 @@ async def list_project_issues(
     responses={404: NOT_FOUND},
     summary="One issue with its latest analysis",
 )
-async def get_issue(issue_id: int, session: DbSession, scope: ApiScope) -> IssueDetailOut:
+async def get_issue(issue_id: RowId, session: DbSession, scope: ApiScope) -> IssueDetailOut:
     """The issue, its latest analysis (any status) and the id of its latest event."""
     return await _issue_detail(session, await _issue_in_scope(session, scope, issue_id))
 
@@ -143,7 +144,7 @@ async def get_issue(issue_id: int, session: DbSession, scope: ApiScope) -> Issue
     summary="An issue's events, newest first",
 )
 async def list_issue_events(
-    issue_id: int,
+    issue_id: RowId,
     session: DbSession,
     scope: ApiScope,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
@@ -151,7 +152,8 @@ async def list_issue_events(
 ) -> EventPageOut:
     """The issue's events, newest first, without their bodies (see GET /api/v1/events/{id})."""
     await _issue_in_scope(session, scope, issue_id)
-    before = int(cursor) if cursor and cursor.isdigit() else None
+    # ASCII digits that fit an event id; anything else starts from the newest ("²".isdigit() is True).
+    before = int(cursor) if cursor and cursor.isascii() and cursor.isdigit() and len(cursor) < 19 else None
     events, next_id = await issues.list_events(session, issue_id, before_id=before, limit=limit)
     return EventPageOut(
         items=[EventSummaryOut.of(e) for e in events], next_cursor=str(next_id) if next_id else None
@@ -164,7 +166,7 @@ async def list_issue_events(
     responses={404: NOT_FOUND},
     summary="One event: normalized data and scrubbed payload",
 )
-async def get_event(event_id: int, session: DbSession, scope: ApiScope) -> EventOut:
+async def get_event(event_id: RowId, session: DbSession, scope: ApiScope) -> EventOut:
     """One event with its normalized data and the payload as received (both scrubbed)."""
     return EventOut.of(await _event_in_scope(session, scope, event_id))
 
@@ -179,12 +181,29 @@ async def _change_status(
 
 STATUS_DOC = {
     "response_model": IssueDetailOut,
-    "responses": {404: NOT_FOUND, 422: {"model": ErrorOut, "description": "Unknown status"}},
+    "responses": {
+        400: {"model": ErrorOut, "description": "A body that cannot be parsed at all"},
+        404: NOT_FOUND,
+        # Our own answer for an unknown status, or FastAPI's for a body that is not {"status": …}.
+        422: {
+            "description": "Unknown status, or a malformed body",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/ErrorOut"},
+                            {"$ref": "#/components/schemas/HTTPValidationError"},
+                        ]
+                    }
+                }
+            },
+        },
+    },
 }
 
 
 @router.patch("/issues/{issue_id}", summary="Resolve, ignore or reopen an issue", **STATUS_DOC)
-async def patch_issue(issue_id: int, body: StatusIn, session: DbSession, scope: ApiScope) -> IssueDetailOut:
+async def patch_issue(issue_id: RowId, body: StatusIn, session: DbSession, scope: ApiScope) -> IssueDetailOut:
     """Set the status: `resolved` (reopens as a regression if the error recurs), `ignored` or `unresolved`."""
     return await _change_status(issue_id, body, session, scope)
 
@@ -193,7 +212,7 @@ async def patch_issue(issue_id: int, body: StatusIn, session: DbSession, scope: 
     "/issues/{issue_id}/status", summary="Resolve, ignore or reopen an issue (POST form)", **STATUS_DOC
 )
 async def post_issue_status(
-    issue_id: int, body: StatusIn, session: DbSession, scope: ApiScope
+    issue_id: RowId, body: StatusIn, session: DbSession, scope: ApiScope
 ) -> IssueDetailOut:
     """The same as PATCH /api/v1/issues/{id}, for clients that only POST."""
     return await _change_status(issue_id, body, session, scope)
@@ -207,7 +226,7 @@ async def post_issue_status(
     summary="Ask for a fresh analysis of the issue's latest event",
 )
 async def reanalyse_issue(
-    issue_id: int, request: Request, session: DbSession, scope: ApiScope
+    issue_id: RowId, request: Request, session: DbSession, scope: ApiScope
 ) -> ReanalysisOut:
     """Queue a fresh analysis of the latest event (one more LLM call); poll the issue for it."""
     await _issue_in_scope(session, scope, issue_id)
