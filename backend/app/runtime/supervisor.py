@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -47,6 +48,15 @@ def _banner(host: str, port: int, dsn: str, project_key: str, extra_lines: list[
     return "\n".join(lines)
 
 
+def _persistent_secret_key() -> str:
+    """A random SECRET_KEY made once and kept under .data/, so logins survive a restart."""
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -66,7 +76,8 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2) -> i
             env["REDIS_URL"], valkey = start_valkey(DATA_DIR / "valkey")
             children.append(valkey)
         env.setdefault("PUBLIC_URL", f"http://{host}:{port}")
-        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL")})
+        env.setdefault("SECRET_KEY", _persistent_secret_key())
+        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL", "SECRET_KEY")})
         from app.config import get_settings
 
         get_settings.cache_clear()
