@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(abspath $(VENV))/bin/python
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean browser
 
 $(VENV)/.installed: backend/requirements.txt backend/requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,15 @@ install: $(VENV)/.installed
 run: install
 	cd backend && $(PY) -m app up
 
-test: install
+# The browser tests drive Debian's Chromium; install it when missing and we may (root). Without it
+# they fail loudly rather than skip.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the browser tests"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	fi
+
+test: install browser
 	cd backend && $(PY) -m ruff check app tests alembic
 	cd backend && $(PY) -m pytest
 

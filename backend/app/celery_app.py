@@ -8,18 +8,45 @@ from typing import Any
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_postrun, task_prerun
+from kombu.transport import redis as kombu_redis
 
 from app.config import get_settings
 
+settings = get_settings()
+
+
+def _survive_broker_loss_with_unacked_messages() -> None:
+    """Keep the worker alive when the broker drops while it holds unacknowledged messages.
+
+    On a lost connection Celery collects the connection (the transport forgets its client), then
+    closes it; closing the Redis channel tries to put unacked messages back through a new client
+    built from that forgotten client, and kombu 5.7 fails with AttributeError. Celery only ignores
+    connection errors there, so the worker exits "unrecoverable". Raising the connection error
+    instead lets Celery ignore it and reconnect; the messages stay in Redis's unacked set and come
+    back after the visibility timeout (the sweeper re-enqueues their analyses long before).
+    """
+    original = kombu_redis.Channel._connparams
+    if getattr(original, "faultline_guard", False):
+        return
+
+    def connparams(self: Any, asynchronous: bool = False) -> dict[str, Any]:
+        if self.connection.client is None:
+            raise kombu_redis.redis.exceptions.ConnectionError("broker connection already closed")
+        return original(self, asynchronous=asynchronous)
+
+    connparams.faultline_guard = True  # type: ignore[attr-defined]
+    kombu_redis.Channel._connparams = connparams
+
+
+_survive_broker_loss_with_unacked_messages()
+
 ANALYSIS_QUEUE = "ai_analysis"
-SOFT_TIME_LIMIT_S = 240
-HARD_TIME_LIMIT_S = 300
+SOFT_TIME_LIMIT_S = settings.analysis_soft_time_limit_s or None  # 240 s; 0 = only the hard limit
+HARD_TIME_LIMIT_S = settings.analysis_hard_time_limit_s  # 300 s
 MAX_RETRIES = 3
 # Longest countdown a task can be scheduled with is the 600 s backoff cap; Redis must not
 # redeliver an ETA task the worker still holds, so the visibility timeout is well beyond it.
 VISIBILITY_TIMEOUT_S = 3600
-
-settings = get_settings()
 
 celery_app = Celery("faultline", broker=settings.celery_broker_url, include=["app.tasks"])
 celery_app.conf.update(
@@ -35,11 +62,19 @@ celery_app.conf.update(
     worker_prefetch_multiplier=1,
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
+    # The worker outlives any broker outage: it keeps reconnecting instead of exiting after 100 tries.
+    broker_connection_max_retries=None,
+    # Tasks running when the broker goes away finish their work (it lands in PostgreSQL, not Redis);
+    # cancelling them would throw away a paid LLM call. A redelivery later finds the analysis done.
+    worker_cancel_long_running_tasks_on_connection_loss=False,
     broker_connection_timeout=2,
     broker_transport_options={
         "visibility_timeout": VISIBILITY_TIMEOUT_S,
-        "socket_connect_timeout": 1,
+        "socket_connect_timeout": settings.enqueue_timeout_s,
         "socket_timeout": 2,
+        # Publishing (the API's dispatcher, the sweeper) tries a down broker once and gives up at
+        # once; kombu's default is a second try after 2 s. The analysis stays pending for the sweeper.
+        "max_retries": 0,
     },
     beat_schedule={
         "sweep-pending-analyses": {

@@ -1,4 +1,4 @@
-"""`python -m app …`: up, migrate, create-project, sweep, reanalyse."""
+"""`python -m app …`: up, migrate, create-project, create-user, create-token, sweep."""
 
 from __future__ import annotations
 
@@ -31,10 +31,78 @@ def cmd_create_project(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_create_user(args: argparse.Namespace) -> int:
+    import secrets
+
+    from app.auth.service import create_user
+    from app.db import sync_session
+    from app.errors import AppError
+
+    password = args.password or secrets.token_urlsafe(12)
+    try:
+        with sync_session() as session:
+            user = create_user(session, args.email, password, is_admin=args.admin)
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"user {user.email!r} (id {user.id}{', admin' if user.is_admin else ''})")
+    if not args.password:
+        print(f"password: {password}")
+    return 0
+
+
+def cmd_create_token(args: argparse.Namespace) -> int:
+    from app.auth.service import create_api_token
+    from app.db import sync_session
+    from app.errors import AppError
+
+    try:
+        with sync_session() as session:
+            made = create_api_token(session, args.name, args.project)
+            projects = ", ".join(map(str, made.token.project_ids))
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"token {args.name!r} for project(s) {projects}; shown once, keep it safe:", file=sys.stderr)
+    print(made.secret)
+    return 0
+
+
 def cmd_sweep(_args: argparse.Namespace) -> int:
     from app.analysis.sweeper import sweep
 
     print(f"re-enqueued {sweep()} analyses")
+    return 0
+
+
+def cmd_reanalyse(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from app.analysis.dispatch import publish_with_celery
+    from app.analysis.reanalyse import ReanalysisRequest, request_reanalysis
+    from app.db import get_async_engine, get_async_sessionmaker
+    from app.errors import AppError
+
+    async def open_generation() -> ReanalysisRequest:
+        try:
+            async with get_async_sessionmaker()() as session:
+                request = await request_reanalysis(session, args.issue_id)
+                await session.commit()
+                return request
+        finally:
+            await get_async_engine().dispose()
+
+    try:
+        request = asyncio.run(open_generation())
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    try:
+        publish_with_celery(request.error_event_id)
+    except Exception as exc:  # Redis down: the committed pending analysis waits for the sweeper
+        print(f"analysis {request.analysis_id} is pending; could not enqueue it now ({exc})", file=sys.stderr)
+        return 0
+    print(f"analysis {request.analysis_id} of issue {args.issue_id} queued (event {request.error_event_id})")
     return 0
 
 
@@ -54,7 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.set_defaults(func=cmd_create_project)
 
+    user = sub.add_parser(
+        "create-user", help="create a dashboard user (prints a random password if none given)"
+    )
+    user.add_argument("email")
+    user.add_argument("--password", help="at least 8 characters; default: a random one, printed")
+    user.add_argument("--admin", action="store_true", help="may see and revoke every API token")
+    user.set_defaults(func=cmd_create_user)
+
+    token = sub.add_parser("create-token", help="create a read-API token for projects (printed once)")
+    token.add_argument("name")
+    token.add_argument("--project", type=int, nargs="+", required=True, metavar="ID", help="project ids")
+    token.set_defaults(func=cmd_create_token)
+
     sub.add_parser("sweep", help="re-enqueue stale pending analyses once").set_defaults(func=cmd_sweep)
+
+    reanalyse = sub.add_parser("reanalyse", help="analyse an issue again (one more LLM call)")
+    reanalyse.add_argument("issue_id", type=int)
+    reanalyse.set_defaults(func=cmd_reanalyse)
     return parser
 
 

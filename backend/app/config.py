@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def to_sqlalchemy_url(url: str, *, driver: str = "psycopg") -> str:
@@ -29,30 +30,70 @@ class Settings(BaseSettings):
     secret_key: str = "dev-insecure-change-me"  # signs session cookies and CSRF tokens
     secure_cookies: bool = False  # set true behind HTTPS
 
-    # Analysis
+    # Analysis. LLM_PROVIDER picks who writes analyses: `heuristic` (the default: offline, rule-based,
+    # free), `openai` (any OpenAI-compatible server) or `anthropic`.
+    # Fallback: an LLM provider that is chosen but not configured, i.e. with no LLM_MODEL, or with
+    # neither LLM_BASE_URL nor LLM_API_KEY (nothing to call), does not stop ingest or the worker:
+    # analyses are written by the heuristic, and the worker logs a warning at start naming what
+    # is missing (each analysis also records provider "heuristic"). Settings that are present but
+    # unusable (LLM_TIMEOUT_S over 200 s, a base URL that is not http(s)) are an error instead: the
+    # worker logs it at start and each analysis is recorded `failed` with that reason.
     llm_provider: Literal["heuristic", "openai", "anthropic"] = "heuristic"
-    llm_base_url: str | None = None
+    llm_base_url: str | None = None  # e.g. http://localhost:11434/v1 (Ollama); vendor URL if unset
     llm_api_key: str | None = None
     llm_model: str | None = None
-    llm_timeout_s: float = 60.0  # well under the task's 240 s soft limit
-    llm_max_tokens: int = 1024
-    llm_max_input_tokens: int = 6000
-    llm_daily_budget_calls: int = 200  # per project per UTC day; 0 = unlimited
-    # Exponential backoff base: 150 s, 300 s, 600 s for the three retries, so the seed's
-    # "up to 10 minutes" is reached exactly at the last one (Celery's retry_backoff=True gives 1-4 s).
+    llm_timeout_s: float = 60.0  # per call, well under the task's 240 s soft limit (at most 200)
+    llm_max_tokens: int = 1024  # the answer's cap
+    llm_max_input_tokens: int = 6000  # the prompt's budget (system + event), estimated at 4 chars/token
+    # Per project per UTC day (a project's own llm_daily_budget_calls overrides the calls budget);
+    # past either budget, analyses are `skipped` with the reason. 0 = unlimited.
+    llm_daily_budget_calls: int = 200
+    llm_daily_budget_tokens: int = 0
     analysis_retry_base_s: float = 150.0
     analysis_retry_cap_s: float = 600.0
-    analysis_lease_s: int = 330  # a claimed analysis is re-claimable after this (> hard time limit)
+    analysis_soft_time_limit_s: float = 240.0  # the task is told to stop (and retries); 0 = none
+    analysis_hard_time_limit_s: float = 300.0  # the task's process is killed (Celery acks it)
+    analysis_lease_s: float = 330.0  # a claimed analysis is re-claimable after this (> hard time limit)
     sweeper_interval_s: float = 30.0
     sweeper_min_age_s: float = 60.0  # pending analyses older than this are re-enqueued
 
     # Ingest
     enqueue_timeout_s: float = 1.0
-    rate_limit_per_minute: int = 6000  # per project, default; projects may override
+    rate_limit_per_minute: int = 6000  # per project, default; projects may override; 0 = unlimited
     db_unavailable_retry_after_s: int = 30
+    # The database part of one ingest request must finish within this, or the answer is 503.
+    ingest_db_timeout_s: float = 1.5
 
-    redact_extra_patterns: list[str] = []
-    redact_extra_fields: list[str] = []
+    # Redaction on top of the built-in rules: regexes whose matches (or their `secret` group) are
+    # replaced, and key names whose values are filtered. A JSON list, or comma-separated text.
+    redact_extra_patterns: Annotated[list[str], NoDecode] = []
+    redact_extra_fields: Annotated[list[str], NoDecode] = []
+
+    @field_validator("redact_extra_patterns", "redact_extra_fields", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        from app.privacy.redact import split_setting
+
+        return split_setting(value) if isinstance(value, str | list) or value is None else value
+
+    @field_validator("redact_extra_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        # Refuse to start with a broken pattern rather than let secrets through later.
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"REDACT_EXTRA_PATTERNS: {pattern!r} is not a valid regex: {exc}") from None
+        return patterns
+
+    @field_validator("llm_provider", mode="before")
+    @classmethod
+    def _provider_name(cls, value: Any) -> Any:
+        # `LLM_PROVIDER=` (empty, as in a .env template) means unset: the heuristic.
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "heuristic"
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod
@@ -63,6 +104,19 @@ class Settings(BaseSettings):
     def _default_broker(self) -> Settings:
         if not self.celery_broker_url:
             self.celery_broker_url = self.redis_url
+        return self
+
+    @model_validator(mode="after")
+    def _time_limits_fit(self) -> Settings:
+        if self.analysis_soft_time_limit_s > self.analysis_hard_time_limit_s:
+            raise ValueError("ANALYSIS_SOFT_TIME_LIMIT_S must not exceed ANALYSIS_HARD_TIME_LIMIT_S")
+        # A lease shorter than the hard limit would let a second task re-take an analysis whose
+        # first task is still running: two paid LLM calls for one analysis.
+        if self.analysis_lease_s <= self.analysis_hard_time_limit_s:
+            raise ValueError(
+                f"ANALYSIS_LEASE_S ({self.analysis_lease_s:g}) must exceed "
+                f"ANALYSIS_HARD_TIME_LIMIT_S ({self.analysis_hard_time_limit_s:g})"
+            )
         return self
 
     @property

@@ -21,8 +21,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import get_settings
 
-# Fail fast when PostgreSQL is gone, so ingest can answer 503 within its budget instead of hanging.
-CONNECT_ARGS = {"connect_timeout": 2}
+# Fail fast when PostgreSQL is gone, so ingest can answer 503 within its budget instead of hanging
+# (2 s is libpq's minimum; ingest also has its own deadline, INGEST_DB_TIMEOUT_S). TCP keepalives and
+# tcp_user_timeout let an open connection to a host that vanished (network partition) error out in
+# about half a minute instead of hanging a worker until its hard time limit.
+CONNECT_ARGS = {
+    "connect_timeout": 2,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
 
 
 def dumps_jsonb(value: object) -> str:

@@ -5,18 +5,30 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
+from starlette.responses import Response
+from starlette.routing import Match
 
 from app.analysis.dispatch import AnalysisDispatcher, publish_with_celery
+from app.api.endpoints import router as api_router
+from app.auth.dependencies import CsrfRejected, LoginRequired
+from app.config import get_settings
 from app.errors import AppError, handle_app_error
 from app.health import router as health_router
 from app.ingest.limits import BadPayload, IngestError
+from app.ingest.rate_limit import RateLimiter
 from app.ingest.seed_endpoints import router as seed_router
 from app.ingest.sentry_endpoints import router as sentry_router
 from app.runtime.gc_tuning import tune_gc_for_serving
+from app.web.docs import router as docs_router
+from app.web.endpoints import router as web_router
+from app.web.rendering import STATIC_DIR, render
 
 logger = logging.getLogger("app")
 
@@ -26,9 +38,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     dispatcher = AnalysisDispatcher(publish_with_celery)
     dispatcher.start()
     app.state.dispatcher = dispatcher
+    app.state.rate_limiter = RateLimiter(get_settings().redis_url)
     tune_gc_for_serving()
     yield
     dispatcher.stop()
+    await app.state.rate_limiter.aclose()
 
 
 async def handle_ingest_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -36,6 +50,43 @@ async def handle_ingest_error(_request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, IngestError)
     body = exc.to_dict() if isinstance(exc, BadPayload) else {"detail": exc.message}
     return JSONResponse(body, status_code=exc.status_code, headers={"X-Sentry-Error": exc.message})
+
+
+async def handle_login_required(request: Request, _exc: Exception) -> Response:
+    """Pages send the browser to the login form and back; anything else just to the login form."""
+    target = "/login"
+    if request.method == "GET":
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target += "?" + urlencode({"next": path})
+    return RedirectResponse(target, status_code=303)
+
+
+async def handle_csrf_rejected(request: Request, _exc: Exception) -> Response:
+    message = "This form was not sent from a page of this session. Reload the page and try again."
+    return render(request, "error.html", {"title": "Request refused", "message": message}, 403)
+
+
+async def handle_method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:
+    """405 whose Allow header names every method the path answers to.
+
+    Starlette names only the methods of the first route whose path matched, so a path served by a
+    GET route and a PATCH route would claim to allow GET alone.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return JSONResponse(
+        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(sorted(methods))}
+    )
+
+
+async def handle_data_error(request: Request, exc: Exception) -> JSONResponse:
+    """A value PostgreSQL refuses (out of range, NUL character) came from the request: 400, not 500."""
+    logger.info("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "a value in the request is out of range or cannot be stored"}, status_code=400
+    )
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -49,28 +100,33 @@ def create_app() -> FastAPI:
         description="Self-hosted error tracking with asynchronous AI root-cause analysis.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by app/web/docs.py behind a login, rendered without any CDN.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=[
-            "Content-Type",
-            "Content-Encoding",
-            "X-Sentry-Auth",
-            "Authorization",
-            "sentry-trace",
-            "baggage",
-        ],
+        allow_headers=["*"],  # browser SDKs send sentry-trace, baggage, X-Sentry-Auth, Content-Encoding…
         expose_headers=["X-Sentry-Error", "X-Sentry-Rate-Limits", "Retry-After"],
         max_age=3600,
     )
     app.add_exception_handler(AppError, handle_app_error)
     app.add_exception_handler(IngestError, handle_ingest_error)
+    app.add_exception_handler(LoginRequired, handle_login_required)
+    app.add_exception_handler(CsrfRejected, handle_csrf_rejected)
+    app.add_exception_handler(405, handle_method_not_allowed)
+    app.add_exception_handler(DataError, handle_data_error)
     app.add_exception_handler(Exception, handle_unexpected)
     app.include_router(health_router)
     app.include_router(seed_router)
     app.include_router(sentry_router)
+    app.include_router(api_router)
+    app.include_router(docs_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import celeryd_after_setup
 
 from app.analysis import service
 from app.celery_app import HARD_TIME_LIMIT_S, MAX_RETRIES, SOFT_TIME_LIMIT_S, celery_app
 
 logger = logging.getLogger(__name__)
+
+
+@celeryd_after_setup.connect
+def _announce_provider(**_kwargs: Any) -> None:
+    # Built once in the main process, before the pool forks, so a fallback or a settings error
+    # is said once, at start, where whoever started the worker is looking.
+    logger.info("%s", service.describe_provider(service.get_settings()))
 
 
 @celery_app.task(

@@ -65,7 +65,9 @@ class WorkerManager:
     def __init__(self) -> None:
         self.current: WorkerProcess | None = None
 
-    def ensure(self, env_overrides: dict[str, str] | None = None, extra_args: list[str] | None = None) -> WorkerProcess:
+    def ensure(
+        self, env_overrides: dict[str, str] | None = None, extra_args: list[str] | None = None
+    ) -> WorkerProcess:
         env_overrides = env_overrides or {}
         wanted = (env_overrides, extra_args or ["--concurrency=2"])
         if self.current is not None:

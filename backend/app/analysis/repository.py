@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -164,12 +164,50 @@ def finish(
     )
 
 
+# First key of the two-key advisory lock that serialises budget checks per project.
+_BUDGET_LOCK_CLASS = 0x6641  # "fA"
+
+
+def lock_project_budget(session: Session, project_id: int) -> None:
+    """Serialise budget checks of one project until the transaction ends.
+
+    Without it two workers could each count the other's claim as not yet made and both call.
+    """
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:cls, :project_id)"),
+        {"cls": _BUDGET_LOCK_CLASS, "project_id": project_id},
+    )
+
+
+def _today_utc() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def llm_calls_today(session: Session, project_id: int) -> int:
-    """Paid-provider analyses claimed for this project since UTC midnight (the daily budget counter)."""
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    """Paid-provider calls attempted for this project since UTC midnight (the daily calls budget).
+
+    `attempts` counts claims that went on to call the provider: a claim that ends without a call
+    (skipped over budget, unusable settings) gives its attempt back.
+    """
     stmt = select(func.coalesce(func.sum(IssueAnalysis.attempts), 0)).where(
         IssueAnalysis.project_id == project_id,
-        IssueAnalysis.claimed_at >= midnight,
+        IssueAnalysis.claimed_at >= _today_utc(),
+        IssueAnalysis.provider.is_not(None),
+        IssueAnalysis.provider != "heuristic",
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def llm_tokens_today(session: Session, project_id: int) -> int:
+    """Tokens in + out that paid-provider analyses of this project reported since UTC midnight."""
+    stmt = select(
+        func.coalesce(
+            func.sum(func.coalesce(IssueAnalysis.tokens_in, 0) + func.coalesce(IssueAnalysis.tokens_out, 0)),
+            0,
+        )
+    ).where(
+        IssueAnalysis.project_id == project_id,
+        IssueAnalysis.finished_at >= _today_utc(),
         IssueAnalysis.provider.is_not(None),
         IssueAnalysis.provider != "heuristic",
     )

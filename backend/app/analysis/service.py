@@ -3,6 +3,11 @@
 Called by the Celery task with ids only; every step re-reads the database, so a redelivered or
 duplicate task finds the work done (or taken) and returns quietly. The provider call runs
 outside any transaction: the claim is committed before it and the result after it.
+
+Every way an analysis can end is recorded on its row: `done` with the result, `skipped` over the
+project's daily budget, `failed` with the reason (permanent provider error, invalid answer, last
+retry spent, unusable LLM settings, an unexpected error). Retries go back to the task, which
+schedules them with a countdown; nothing here sleeps.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from app.analysis import repository
 from app.analysis.markdown import render_markdown
@@ -22,12 +30,12 @@ from app.analysis.providers.base import (
     ProviderAnswer,
     RetryableProviderError,
 )
-from app.analysis.providers.factory import build_provider
+from app.analysis.providers.factory import ProviderConfigError, build_provider_or_fallback
 from app.config import Settings, get_settings
 from app.db import sync_session
 from app.ingest.event import NormalizedEvent
 from app.models import ErrorEvent, Issue, IssueAnalysis, Project
-from app.privacy.redact import redact_event
+from app.privacy.redact import redact_event, redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +55,61 @@ def backoff_s(retries_done: int, settings: Settings, retry_after_s: float | None
     return delay
 
 
+_providers: dict[tuple[Any, ...], AnalysisProvider | ProviderConfigError] = {}
+
+
+def current_provider(settings: Settings) -> AnalysisProvider:
+    """The provider the settings ask for, built once per process (see Settings for the fallback).
+
+    Raises ProviderConfigError when the LLM settings are present but unusable.
+    """
+    key = (
+        settings.llm_provider,
+        settings.llm_base_url,
+        settings.llm_api_key,
+        settings.llm_model,
+        settings.llm_timeout_s,
+        settings.llm_max_tokens,
+        settings.llm_max_input_tokens,
+    )
+    built = _providers.get(key)
+    if built is None:
+        try:
+            provider, note = build_provider_or_fallback(settings)
+        except ProviderConfigError as exc:
+            logger.error("LLM settings are unusable, analyses will fail: %s", exc.reason)
+            built = exc
+        else:
+            if note:
+                logger.warning("%s", note)
+            built = provider
+        _providers.clear()  # one configuration per process; keep no stale clients around
+        _providers[key] = built
+    if isinstance(built, ProviderConfigError):
+        raise built
+    return built
+
+
+def describe_provider(settings: Settings) -> str:
+    """One line for the worker's start-up log: which provider writes analyses."""
+    try:
+        provider = current_provider(settings)
+    except ProviderConfigError as exc:
+        return f"analysis provider: none usable ({exc.reason})"
+    if provider.name == "heuristic":
+        return "analysis provider: heuristic (offline, rule-based)"
+    return f"analysis provider: {provider!r}"
+
+
 def analyse_event(error_event_id: int, *, task_id: str, retries_done: int, max_retries: int) -> Outcome:
     """Run (or skip) the analysis the event links to; see the module docstring."""
     settings = get_settings()
-    provider = build_provider(settings)
+    config_error: str | None = None
+    provider: AnalysisProvider | None
+    try:
+        provider = current_provider(settings)
+    except ProviderConfigError as exc:
+        provider, config_error = None, exc.reason
     with sync_session() as session:
         event = session.get(ErrorEvent, error_event_id)
         if event is None:
@@ -70,21 +129,25 @@ def analyse_event(error_event_id: int, *, task_id: str, retries_done: int, max_r
             event.analysis_id,
             task_id=task_id,
             lease_s=settings.analysis_lease_s,
-            provider=provider.name,
+            provider=provider.name if provider is not None else settings.llm_provider,
         )
         if analysis is None:
             return Outcome("noop", "analysis already done or taken")
+        if provider is None:
+            reason = f"LLM settings are unusable: {config_error}"
+            _finish_without_call(session, analysis.id, "failed", reason)
+            return Outcome("failed", reason)
         issue = session.get(Issue, analysis.issue_id)
         project = session.get(Project, analysis.project_id)
         assert issue is not None and project is not None
-        if _over_budget(session, provider, project, settings):
-            repository.finish(
-                session, analysis.id, status="skipped", reason="project's daily LLM budget is spent"
-            )
-            return Outcome("skipped", "daily LLM budget spent")
+        over = _over_budget(session, provider, project, settings)
+        if over:
+            _finish_without_call(session, analysis.id, "skipped", over)
+            return Outcome("skipped", over)
+        # Stored events were redacted at ingest; redact again with today's rules before they leave.
         analysis_input = AnalysisInput(
             event=redact_event(NormalizedEvent.from_dict(event.data)),
-            issue_title=issue.title,
+            issue_title=redact_text(issue.title),
             times_seen=issue.times_seen,
             project_name=project.name,
         )
@@ -93,16 +156,34 @@ def analyse_event(error_event_id: int, *, task_id: str, retries_done: int, max_r
     return _call_provider(provider, analysis_input, analysis_id, retries_done, max_retries, settings)
 
 
-def _over_budget(session: object, provider: AnalysisProvider, project: Project, settings: Settings) -> bool:
+def _finish_without_call(session: Session, analysis_id: int, status: str, reason: str) -> None:
+    # No call was made on this claim, so it gives its attempt back to the calls budget.
+    repository.finish(session, analysis_id, status=status, reason=reason, attempts=IssueAnalysis.attempts - 1)
+
+
+def _over_budget(
+    session: Session, provider: AnalysisProvider, project: Project, settings: Settings
+) -> str | None:
+    """Why this project may not make another paid call today, or None."""
     if provider.name == "heuristic":
-        return False
-    budget = project.llm_daily_budget_calls
-    if budget is None:
-        budget = settings.llm_daily_budget_calls
-    if budget <= 0:
-        return False
-    # The claim above already counted this attempt.
-    return repository.llm_calls_today(session, project.id) > budget  # type: ignore[arg-type]
+        return None
+    calls_budget = project.llm_daily_budget_calls
+    if calls_budget is None:
+        calls_budget = settings.llm_daily_budget_calls
+    tokens_budget = settings.llm_daily_budget_tokens
+    if calls_budget <= 0 and tokens_budget <= 0:
+        return None
+    repository.lock_project_budget(session, project.id)
+    if calls_budget > 0:
+        # The claim above already counted this attempt.
+        calls = repository.llm_calls_today(session, project.id)
+        if calls > calls_budget:
+            return f"daily LLM budget spent: {calls - 1} of {calls_budget} calls used today (UTC)"
+    if tokens_budget > 0:
+        tokens = repository.llm_tokens_today(session, project.id)
+        if tokens >= tokens_budget:
+            return f"daily LLM budget spent: {tokens} of {tokens_budget} tokens used today (UTC)"
+    return None
 
 
 def _call_provider(
@@ -122,6 +203,15 @@ def _call_provider(
         with sync_session() as session:
             repository.finish(session, analysis_id, status="failed", reason=exc.reason)
         return Outcome("failed", exc.reason)
+    except SoftTimeLimitExceeded:
+        raise  # the task turns it into a retry or a final failure
+    except Exception as exc:
+        # A bug must not leave the analysis `running` until its lease expires, only to fail again.
+        logger.exception("analysis %s: unexpected error from provider %s", analysis_id, provider.name)
+        reason = f"{provider.name}: unexpected error: {type(exc).__name__}"
+        with sync_session() as session:
+            repository.finish(session, analysis_id, status="failed", reason=reason)
+        return Outcome("failed", reason)
     latency_ms = int((time.monotonic() - started) * 1000)
     _store_answer(analysis_id, answer, latency_ms)
     return Outcome("done")

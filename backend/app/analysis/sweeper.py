@@ -1,8 +1,13 @@
 """The outbox sweeper: re-enqueue analyses that are pending (or whose claim expired) for too long.
 
-Runs periodically (Celery beat in `make run`, or `python -m app sweep`). Rows are picked with
-FOR UPDATE SKIP LOCKED and stamped, so concurrent sweepers never enqueue the same row twice in
-one pass; the worker's claim makes any duplicate task harmless anyway.
+It is what makes the outbox durable: a Redis outage, a crash between commit and publish, a
+hard-time-limit kill (which Celery acks), or a retry's ETA task lost with its worker all leave the
+row `pending` (or `running` with a lapsed lease), and the sweeper enqueues it again.
+
+Runs periodically as the beat entry `sweep-pending-analyses` (`make run` starts the worker with
+`--beat`; elsewhere run `celery -A app.celery_worker beat`), or once via `python -m app sweep`. Rows
+are picked with FOR UPDATE SKIP LOCKED and stamped, so concurrent sweepers never enqueue the same
+row twice in one pass; the worker's claim makes any duplicate task harmless anyway.
 """
 
 from __future__ import annotations

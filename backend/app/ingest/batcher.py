@@ -8,7 +8,9 @@ is written at once (there is no timer and no added latency).
 
 One batcher per event loop (a uvicorn worker process has one), created on first use. Each flusher
 keeps one pooled connection between batches and sends BEGIN with its first statement (pipeline
-mode): a batch costs two round trips, the second being the commit.
+mode): a batch costs two round trips, the second being the commit. A batch that takes longer than
+INGEST_DB_TIMEOUT_S (a frozen database) is cut off and its connection dropped. Errors reach the
+waiting requests as they are; app/ingest/pipeline.py turns them into answers (503, 400).
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection as SAConnection
 
+from app.config import get_settings
 from app.db import get_async_engine
+from app.ingest.deadline import deadline
 from app.ingest.prepare import PreparedEvent
 from app.ingest.service import AlreadyStored, StoredEvent, store_batch
 
@@ -36,10 +38,6 @@ FLUSHERS = 1  # measured: one flusher forms batches twice as large as two, for t
 MAX_DEADLOCK_RETRIES = 3
 
 Answers = dict[tuple[int, str], StoredEvent]
-
-
-class StoreUnavailable(Exception):
-    """The database could not take the event (unreachable, or it refused the write)."""
 
 
 class HeldConnection:
@@ -132,11 +130,15 @@ class GroupCommitBatcher:
         for event, _ in batch:
             distinct.setdefault(event.key, event)
         try:
-            answers = await self._write_isolating_failures(held, list(distinct.values()))
+            async with deadline(get_settings().ingest_db_timeout_s):
+                answers = await self._write_isolating_failures(held, list(distinct.values()))
         except BaseException as exc:
+            if isinstance(exc, TimeoutError):
+                logger.warning("group commit cut off: %s", exc)
+                await held.discard()  # frozen mid-transaction: never use that connection again
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(_as_unavailable(exc))
+                    future.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -166,7 +168,7 @@ class GroupCommitBatcher:
             try:
                 answers.update(await write_batch(held, [event]))
             except psycopg.Error as exc:
-                answers[event.key] = _as_unavailable(exc)
+                answers[event.key] = exc
         return answers
 
 
@@ -179,15 +181,6 @@ async def _end_failed_transaction(held: HeldConnection, conn: AsyncConnection[An
         except psycopg.Error:
             pass
     await held.discard()
-
-
-def _as_unavailable(exc: BaseException) -> BaseException:
-    if isinstance(exc, psycopg.Error | DBAPIError | PoolTimeoutError | OSError):
-        logger.warning("database unavailable during ingest: %s", exc)
-        unavailable = StoreUnavailable(str(exc))
-        unavailable.__cause__ = exc
-        return unavailable
-    return exc
 
 
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommitBatcher] = (

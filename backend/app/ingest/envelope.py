@@ -34,6 +34,8 @@ _JSON_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.DOTALL)
 # translate() tables: drop everything but brackets, then map openers to 2 and closers to 0.
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+# Paired surrogate escapes are joined into one code point by the JSON decoder; any left are unpaired.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -165,9 +167,22 @@ def _loads_tolerant(raw: bytes, what: str, fast_error: Exception) -> Any:
     # orjson rejects NaN/Infinity, which Python SDKs can emit; the stdlib accepts them. The depth check
     # already ran, so the stdlib's recursive parser cannot overflow.
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BadPayload(f"{what}: invalid JSON", [str(fast_error)]) from exc
+    return _without_lone_surrogates(value)
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """The stdlib decodes an unpaired `\\ud800` escape into a string no UTF-8 encoder (or PostgreSQL)
+    takes; like a lenient UTF-8 decoder, replace such halves with U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    return value
 
 
 def _nesting_depth(raw: bytes) -> int:

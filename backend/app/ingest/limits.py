@@ -17,6 +17,9 @@ MAX_EVENT_BYTES = 1 * MIB
 MAX_COMPRESSED_BODY_BYTES = 20 * MIB
 # Relay's `max_envelope_size`: a whole envelope after decompression.
 MAX_DECOMPRESSED_BYTES = 100 * MIB
+# A `/store/` body after HTTP decompression: one event, possibly base64-encoded (4/3 of 1 MiB) with
+# line breaks. Capping here, not at the envelope size, keeps a bomb sent there to a few MiB of memory.
+MAX_STORE_BODY_BYTES = 2 * MIB
 # 128 is serde_json's default recursion limit, which Relay parses events with, so nothing Sentry accepts is
 # refused here. SDKs cap their own serialisation far lower (sentry-python trims variables at depth 10).
 # It stays well below the stdlib json recursion limit (~1000) that our NaN-tolerant fallback relies on.
@@ -57,3 +60,14 @@ class BadPayload(IngestError):
     def to_dict(self) -> dict[str, object]:
         """The JSON body of the 400 answer, shaped like Relay's."""
         return {"detail": self.message, "causes": self.causes}
+
+
+# The error answers every Sentry ingest endpoint may give, for its OpenAPI description.
+SENTRY_ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"description": "Malformed body: detail and causes in JSON, reason in X-Sentry-Error"},
+    401: {"description": "No key, a malformed key, or conflicting keys"},
+    403: {"description": "Unknown project or wrong key (the same answer for both)"},
+    413: {"description": "Body, decompressed body or event over its size limit"},
+    429: {"description": "Project over its rate limit: Retry-After and X-Sentry-Rate-Limits say how long"},
+    503: {"description": "Event store unavailable; retry after Retry-After seconds"},
+}

@@ -418,7 +418,7 @@ def _scalar_fields(data: dict[str, Any]) -> dict[str, Any]:
         "logger": _text(data.get("logger"), MAX_NAME),
         "transaction": _text(data.get("transaction"), MAX_NAME),
         "server_name": _text(data.get("server_name"), MAX_NAME),
-        "release": _text(data.get("release"), MAX_NAME, numbers=True),
+        "release": _text(data.get("release"), 200, numbers=True),  # error_events.release is 200 wide
         "dist": _text(data.get("dist"), 64, numbers=True),
         "environment": _text(data.get("environment"), 64),
     }

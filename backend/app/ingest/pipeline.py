@@ -3,8 +3,7 @@
 Accepted means stored: callers answer 2xx only after `accept_event` returns, which is after the
 commit of the transaction that holds the event (many concurrent events share one; see
 app/ingest/batcher.py). A database that cannot be reached becomes a fast 503 with Retry-After,
-never a hang and never a 2xx for an event we do not have. Scrubbing and grouping run in a helper
-process when it has room (app/ingest/prepare_helper.py), so ingest uses a second core.
+never a hang and never a 2xx for an event we do not have.
 """
 
 from __future__ import annotations
@@ -14,7 +13,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-from sqlalchemy.exc import DBAPIError
+import psycopg
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,19 +22,14 @@ from app.analysis.dispatch import AnalysisDispatcher
 from app.config import get_settings
 from app.db import get_async_sessionmaker
 from app.errors import AppError
-from app.ingest.batcher import StoreUnavailable, get_batcher
+from app.ingest.batcher import get_batcher
+from app.ingest.deadline import deadline
 from app.ingest.event import NormalizedEvent
 from app.ingest.prepare import prepare_event
 from app.ingest.service import StoredEvent
 from app.models import Project
 
 logger = logging.getLogger(__name__)
-
-
-def store_unavailable() -> AppError:
-    """The 503 every ingest endpoint answers while PostgreSQL cannot take events."""
-    retry_after = str(get_settings().db_unavailable_retry_after_s)
-    return AppError("event store temporarily unavailable; retry later", 503, {"Retry-After": retry_after})
 
 
 class LazySession:
@@ -65,16 +60,37 @@ class LazySession:
 
 @asynccontextmanager
 async def ingest_session() -> AsyncIterator[AsyncSession]:
-    """A session for one ingest request (project lookups); database outages surface as AppError(503)."""
+    """A session for one ingest request; database outages surface as AppError(503).
+
+    A database that refuses connections fails within milliseconds; one that accepts them and then
+    says nothing (frozen, partitioned) is cut off after INGEST_DB_TIMEOUT_S, so no request hangs.
+    """
+    settings = get_settings()
     try:
-        session = LazySession()
-        try:
-            yield cast(AsyncSession, session)
-        finally:
-            await session.close()
-    except (DBAPIError, PoolTimeoutError, OSError) as exc:
-        logger.warning("database unavailable during ingest: %s", exc)
-        raise store_unavailable() from exc
+        async with deadline(settings.ingest_db_timeout_s):
+            session = LazySession()
+            try:
+                yield cast(AsyncSession, session)
+            finally:
+                await session.close()
+    except (DataError, psycopg.DataError) as exc:
+        # Client data PostgreSQL refuses (a NUL character in a project_key, say): the client's
+        # mistake, and retrying would not help, so not a 503.
+        raise AppError("the event holds a value the database cannot store", 400) from exc
+    except (OperationalError, InterfaceError, PoolTimeoutError, OSError) as exc:  # OSError: TimeoutError too
+        raise _unavailable(exc) from exc
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # from a group commit
+        raise _unavailable(exc) from exc
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise  # a bug of ours (constraint, SQL): a 500 that gets logged, not a disguised outage
+        raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: Exception) -> AppError:
+    logger.warning("database unavailable during ingest: %s", exc)
+    retry_after = str(get_settings().db_unavailable_retry_after_s)
+    return AppError("event store temporarily unavailable; retry later", 503, {"Retry-After": retry_after})
 
 
 async def accept_event(
@@ -84,15 +100,16 @@ async def accept_event(
     event: NormalizedEvent,
     payload: dict[str, Any],
 ) -> StoredEvent:
-    """Scrub and group the event, store it (committed when this returns), then dispatch a new analysis."""
+    """Scrub and group the event, store it (committed when this returns), then dispatch a new analysis.
+
+    Call it inside `ingest_session()`: database failures, here those of the shared transaction,
+    become the answers described there.
+    """
     prepared = prepare_event(project.id, event, payload)
     # The request's own writes (a project auto-created for it) must be visible to the batch's
     # transaction. Usually there are none and no session was even created (see LazySession).
     await session.commit()
-    try:
-        stored = await get_batcher().store(prepared)
-    except StoreUnavailable as exc:
-        raise store_unavailable() from exc
+    stored = await get_batcher().store(prepared)
     if stored.analysis_created and stored.id is not None:
         dispatcher.submit(stored.id)
     return stored

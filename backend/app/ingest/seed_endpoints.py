@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
 from app.config import get_settings
 from app.errors import AppError
+from app.ingest.body import read_body
+from app.ingest.envelope import parse_json_payload
 from app.ingest.normalize import normalize_seed_event
 from app.ingest.pipeline import accept_event, ingest_session
+from app.ingest.rate_limit import enforce_rate_limit
 from app.ingest.seed_schema import EventAccepted, SeedEventIn
 from app.projects import service as project_service
 
@@ -31,21 +33,15 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
-    """Read at most max_bytes of body (chunked or not) and parse one JSON object."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise AppError(f"request body larger than {max_bytes} bytes", 413)
-    if not body:
-        raise AppError("request body is empty; expected a JSON object", 400)
-    try:
-        data = orjson.loads(bytes(body))
-    except orjson.JSONDecodeError as exc:
-        raise AppError(f"request body is not valid JSON: {exc}", 400) from exc
-    if not isinstance(data, dict):
-        raise AppError("request body must be a JSON object", 400)
-    return data
+    """Read at most max_bytes of body (chunked or not, gzip/deflate/br or plain) and parse one JSON
+    object with the guarded parser (nesting depth capped): 413 over the limit, 400 if malformed."""
+    body = await read_body(
+        request.stream(),
+        content_encoding=request.headers.get("content-encoding"),
+        max_compressed=max_bytes,
+        max_decompressed=max_bytes,
+    )
+    return parse_json_payload(body, max_bytes=max_bytes)
 
 
 @router.post(
@@ -60,10 +56,11 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
         }
     },
     responses={
-        400: {"description": "Malformed JSON"},
+        400: {"description": "Malformed JSON, or nested deeper than 128 levels"},
         403: {"description": "Unknown project_key while AUTO_CREATE_PROJECTS is off"},
         413: {"description": "Body over 1 MiB"},
         422: {"description": "A field is missing or invalid; the message names it"},
+        429: {"description": "The project's rate limit is exceeded; retry after Retry-After seconds"},
         503: {"description": "Event store unavailable; retry after Retry-After seconds"},
     },
 )
@@ -82,6 +79,7 @@ async def ingest_seed_event(request: Request) -> EventAccepted:
         )
         if project is None:
             raise AppError(f"unknown project_key {seed.project_key!r}", 403)
+        await enforce_rate_limit(request, project)
         stored = await accept_event(session, request.app.state.dispatcher, project, event, raw)
     return EventAccepted(
         id=stored.id,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+
+# 1e14 ms is the year 5138; past that a number is no timestamp.
+MAX_EPOCH_NUMBER = 1e14
 
 
 class SeedEventIn(BaseModel):
@@ -27,13 +31,39 @@ class SeedEventIn(BaseModel):
         },
     )
 
-    project_key: str = Field(min_length=1, max_length=200)
-    message: str = Field(min_length=1, max_length=100_000)
-    stack: str | None = Field(default=None, max_length=1_000_000)
+    project_key: str = Field(
+        min_length=1, max_length=200, pattern=r"^[^\x00]+$"
+    )  # PostgreSQL text has no NUL
+    # Long texts are not refused (the 1 MiB body limit bounds them): like Sentry, the event keeps them
+    # truncated with a marker for grouping and analysis, while `payload` stores what was sent.
+    message: str = Field(min_length=1)
+    stack: str | None = None
     method: str | None = Field(default=None, max_length=16)
-    path: str | None = Field(default=None, max_length=8192)
+    path: str | None = None
     status_code: int | None = Field(default=None, ge=100, le=599)
-    timestamp: datetime | None = None
+    # An RFC 3339 string, or seconds (or milliseconds) since the epoch as clients also send it.
+    timestamp: Annotated[
+        datetime | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "format": "date-time"},
+                    {"type": "number", "minimum": 0, "maximum": MAX_EPOCH_NUMBER},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = None
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _epoch_in_range(cls, value: object) -> object:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and not 0 <= value <= MAX_EPOCH_NUMBER:  # type: ignore[operator]
+            raise ValueError(
+                f"a numeric timestamp counts seconds or ms since 1970, 0 to {MAX_EPOCH_NUMBER:g}"
+            )
+        return value
 
 
 class EventAccepted(BaseModel):

@@ -7,6 +7,7 @@ for envelopes without an event, 400 + X-Sentry-Error for malformed input, 413 ov
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -21,10 +22,13 @@ from app.ingest.limits import (
     MAX_COMPRESSED_BODY_BYTES,
     MAX_DECOMPRESSED_BYTES,
     MAX_EVENT_BYTES,
+    MAX_STORE_BODY_BYTES,
+    SENTRY_ERROR_RESPONSES,
     BadPayload,
 )
 from app.ingest.normalize import normalize_sentry_event
 from app.ingest.pipeline import accept_event, ingest_session
+from app.ingest.rate_limit import enforce_rate_limit
 from app.ingest.sentry_auth import KeyRejected, extract_sentry_key
 from app.models import Project
 from app.projects import service as project_service
@@ -32,13 +36,23 @@ from app.projects import service as project_service
 router = APIRouter(tags=["ingest (Sentry protocol)"])
 
 INVALID_KEY = "invalid project id or sentry key"
+# projects.id is a PostgreSQL integer: a longer id cannot exist, and looking it up would be a database
+# error. ASCII digits only: str.isdigit() and int() also accept other scripts' digits (U+0661 is 1).
+_PROJECT_ID_RE = re.compile(r"[0-9]{1,10}")
+_MAX_PROJECT_ID = 2**31 - 1
+
+
+def _project_pk(project_id: str) -> int | None:
+    if not _PROJECT_ID_RE.fullmatch(project_id):
+        return None
+    number = int(project_id)
+    return number if 0 < number <= _MAX_PROJECT_ID else None
 
 
 async def authenticate(session: AsyncSession, project_id: str, key: str) -> Project:
     """The project the key belongs to; one answer for unknown project and wrong key."""
-    project = (
-        await project_service.get_by_id_cached(session, int(project_id)) if project_id.isdigit() else None
-    )
+    pk = _project_pk(project_id)
+    project = await project_service.get_by_id_cached(session, pk) if pk is not None else None
     if project is None or not secrets.compare_digest(project.public_key, key):
         raise KeyRejected(INVALID_KEY)
     return project
@@ -49,11 +63,18 @@ async def store_sentry_event(request: Request, project_id: str, key: str, data: 
     event = normalize_sentry_event(data, received_at=datetime.now(UTC))
     async with ingest_session() as session:
         project = await authenticate(session, project_id, key)
+        await enforce_rate_limit(request, project)
         await accept_event(session, request.app.state.dispatcher, project, event, data)
     return event.event_id
 
 
-@router.post("/api/{project_id}/envelope/", summary="Sentry envelope endpoint (what current SDKs use)")
+# The slash-less spellings are served too: a redirect would make clients resend (or drop) the body.
+@router.post("/api/{project_id}/envelope", include_in_schema=False)
+@router.post(
+    "/api/{project_id}/envelope/",
+    summary="Sentry envelope endpoint (what current SDKs use)",
+    responses=SENTRY_ERROR_RESPONSES,
+)
 async def envelope_endpoint(project_id: str, request: Request) -> dict[str, str]:
     body = await read_body(
         request.stream(),
@@ -77,14 +98,19 @@ async def envelope_endpoint(project_id: str, request: Request) -> dict[str, str]
     return {"id": await store_sentry_event(request, project_id, key, data)}
 
 
-@router.post("/api/{project_id}/store/", summary="Legacy Sentry store endpoint (one event)")
+@router.post("/api/{project_id}/store", include_in_schema=False)
+@router.post(
+    "/api/{project_id}/store/",
+    summary="Legacy Sentry store endpoint (one event)",
+    responses=SENTRY_ERROR_RESPONSES,
+)
 async def store_endpoint(project_id: str, request: Request) -> dict[str, str]:
     key = extract_sentry_key(request.headers, request.query_params, None, project_id=project_id)
     body = await read_body(
         request.stream(),
         content_encoding=request.headers.get("content-encoding"),
         max_compressed=MAX_COMPRESSED_BODY_BYTES,
-        max_decompressed=MAX_DECOMPRESSED_BYTES,
+        max_decompressed=MAX_STORE_BODY_BYTES,
     )
     if not body.strip():
         raise BadPayload("empty body; expected one JSON event")

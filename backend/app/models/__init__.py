@@ -4,7 +4,20 @@ from app.models.base import Base
 from app.models.error_event import ErrorEvent
 from app.models.issue import Issue
 from app.models.issue_analysis import IssueAnalysis
+from app.models.issue_index import IssueFacet, IssueSearch
 from app.models.project import Project
 from app.models.user import ApiToken, User
+from app.models.user_session import UserSession
 
-__all__ = ["ApiToken", "Base", "ErrorEvent", "Issue", "IssueAnalysis", "Project", "User"]
+__all__ = [
+    "ApiToken",
+    "Base",
+    "ErrorEvent",
+    "Issue",
+    "IssueAnalysis",
+    "IssueFacet",
+    "IssueSearch",
+    "Project",
+    "User",
+    "UserSession",
+]

@@ -15,6 +15,7 @@ class ErrorEvent(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "event_id"),
         Index("ix_error_events_issue_id_id", "issue_id", "id"),
+        Index("ix_error_events_issue_id_created_at", "issue_id", "created_at"),  # last-24h counts
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -24,7 +24,11 @@ class Issue(Base):
     __tablename__ = "issues"
     __table_args__ = (
         UniqueConstraint("project_id", "fingerprint"),
-        Index("ix_issues_project_last_seen", "project_id", "last_seen"),
+        # Keyset pagination of the issues list: one index per sort order, status first because
+        # every list is filtered by status (several statuses are merged from per-status scans).
+        Index("ix_issues_list_last_seen", "project_id", "status", "last_seen", "id"),
+        Index("ix_issues_list_first_seen", "project_id", "status", "first_seen", "id"),
+        Index("ix_issues_list_times_seen", "project_id", "status", "times_seen", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

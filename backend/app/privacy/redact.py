@@ -461,20 +461,34 @@ def split_setting(value: str | list[str] | None) -> list[str]:
 
 
 _default: Redactor | None = None
+_default_source: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+_configured = False
 
 
 def get_redactor() -> Redactor:
-    """The process-wide redactor (built-in rules only until `configure_redactor` is called)."""
-    global _default
-    if _default is None:
-        _default = Redactor()
+    """The process-wide redactor: built-in rules plus REDACT_EXTRA_PATTERNS / REDACT_EXTRA_FIELDS.
+
+    Rebuilt when those settings change (tests clear the settings cache), unless
+    `configure_redactor` set it explicitly.
+    """
+    global _default, _default_source
+    if _configured and _default is not None:
+        return _default
+    from app.config import get_settings  # lazily: app.config uses split_setting from this module
+
+    settings = get_settings()
+    source = (tuple(settings.redact_extra_patterns), tuple(settings.redact_extra_fields))
+    if _default is None or source != _default_source:
+        _default = Redactor.from_settings_values(list(source[0]), list(source[1]))
+        _default_source = source
     return _default
 
 
 def configure_redactor(extra_patterns: list[str], extra_fields: list[str]) -> Redactor:
-    """Replace the process-wide redactor with one that also applies the configured extras."""
-    global _default
+    """Replace the process-wide redactor with one that applies these extras instead of the settings'."""
+    global _default, _configured
     _default = Redactor.from_settings_values(extra_patterns, extra_fields)
+    _configured = True
     return _default
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -52,6 +53,19 @@ def _banner(host: str, port: int, dsn: str, project_key: str, extra_lines: list[
     return "\n".join(lines)
 
 
+def _persistent_secret_key() -> str:
+    """A random SECRET_KEY made once and kept under .data/, so logins survive a restart."""
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2) -> int:
     """Bring everything up and block until interrupted; returns an exit code."""
     (DATA_DIR / "logs").mkdir(parents=True, exist_ok=True)
@@ -67,7 +81,8 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2) -> i
             env["REDIS_URL"], valkey = start_valkey(DATA_DIR / "valkey")
             children.append(valkey)
         env.setdefault("PUBLIC_URL", f"http://{host}:{port}")
-        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL")})
+        env.setdefault("SECRET_KEY", _persistent_secret_key())
+        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL", "SECRET_KEY")})
         from app.config import get_settings
 
         get_settings.cache_clear()
@@ -104,7 +119,9 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2) -> i
         wait_for_port(host, port, timeout_s=60, process=api)
         print(_banner(host, port, dsn, project_key, extra_lines))
         print(f"  (ready in {time.monotonic() - started:.1f}s)", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        # Explicit handlers: a shell that backgrounds us may have set SIGINT to "ignore".
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         print("a Faultline process exited; see the logs under .data/logs. Stopping.", file=sys.stderr)

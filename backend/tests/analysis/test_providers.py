@@ -248,18 +248,16 @@ def test_spend_cap_is_permanent(api: str, fake_llm: FakeLLMServer) -> None:
     assert "quota" in info.value.reason
 
 
-@pytest.mark.parametrize(("headers", "retryable"), [({"Retry-After": "30"}, True), ({}, False)])
-def test_per_minute_quota_with_retry_after_is_a_rate_limit(
-    headers: dict, retryable: bool, fake_llm: FakeLLMServer
-) -> None:
-    # Some gateways word per-minute limits as quotas; a Retry-After says the limit will lift.
+@pytest.mark.parametrize("headers", [{"Retry-After": "30"}, {}])
+def test_quota_429_is_final_even_with_retry_after(headers: dict, fake_llm: FakeLLMServer) -> None:
+    # Retrying a quota can only add to the bill, whatever the server says about coming back.
     body = {"error": {"message": "Quota exceeded for metric: requests per minute", "code": 429}}
     fake_llm.script({"kind": "status", "status": 429, "body": body, "headers": headers})
 
-    with pytest.raises(RetryableProviderError if retryable else PermanentProviderError) as info:
+    with pytest.raises(PermanentProviderError) as info:
         make_provider("openai", fake_llm).analyze(make_input())
 
-    assert getattr(info.value, "retry_after_s", None) == (30.0 if retryable else None)
+    assert "quota" in info.value.reason
 
 
 def test_redirect_is_permanent_and_points_at_the_base_url(fake_llm: FakeLLMServer) -> None:

@@ -62,7 +62,12 @@ def test_seed_verify_query_shows_message_model_and_confidence(live_server, worke
 
 
 def test_client_error_is_stored_and_never_analysed(live_server, worker):
-    not_found = {**SEED_CURL_BODY, "message": "Not found: /api/missing", "status_code": 404, "path": "/api/missing"}
+    not_found = {
+        **SEED_CURL_BODY,
+        "message": "Not found: /api/missing",
+        "status_code": 404,
+        "path": "/api/missing",
+    }
     response = httpx.post(f"{live_server.url}/api/v1/events", json=not_found)
     assert response.status_code == 201
     assert response.json()["analysis_queued"] is False
@@ -88,7 +93,10 @@ def test_redelivered_task_makes_no_second_analysis(live_server, worker):
     httpx.post(f"{live_server.url}/api/v1/events", json=other)
     wait_until(lambda: len(analysed_rows()) == 2)
     assert scalar("SELECT count(*) FROM issue_analyses") == 2
-    assert scalar("SELECT finished_at FROM issue_analyses WHERE error_event_id = :id", id=event_id) == finished_at
+    assert (
+        scalar("SELECT finished_at FROM issue_analyses WHERE error_event_id = :id", id=event_id)
+        == finished_at
+    )
     assert scalar("SELECT attempts FROM issue_analyses WHERE error_event_id = :id", id=event_id) == 1
 
 

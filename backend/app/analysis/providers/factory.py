@@ -4,6 +4,10 @@ Reads LLM_PROVIDER, LLM_BASE_URL, LLM_API_KEY, LLM_MODEL, LLM_TIMEOUT_S, LLM_MAX
 LLM_MAX_INPUT_TOKENS from any object with those attributes in lower case (the app's pydantic
 Settings, or a SimpleNamespace in tests) or from a mapping. Provider modules are imported only when
 chosen, so the offline heuristic never loads the HTTP client.
+
+`build_provider_or_fallback` is what the worker uses: an LLM provider that is chosen but not
+configured (no model, or nothing to call: neither a base URL nor an API key) falls back to the
+heuristic with a note saying why; settings that are present but unusable still raise.
 """
 
 from __future__ import annotations
@@ -70,6 +74,37 @@ def build_provider(settings: Any) -> AnalysisProvider:
         return AnthropicProvider(**kwargs)
     except ValueError as exc:
         raise ProviderConfigError(str(exc)) from None
+
+
+def missing_llm_settings(settings: Any) -> list[str]:
+    """The settings a chosen LLM provider still lacks; empty for the heuristic or a complete setup."""
+    choice = (_setting(settings, "llm_provider") or "heuristic").strip().lower()
+    if choice not in ("openai", "anthropic"):
+        return []
+    missing = []
+    if not str(_setting(settings, "llm_model") or "").strip():
+        missing.append("LLM_MODEL")
+    # Without a base URL the vendor's own API is called, which needs a key.
+    if not str(_setting(settings, "llm_base_url") or "").strip() and not _secret(
+        _setting(settings, "llm_api_key")
+    ):
+        missing.append("LLM_BASE_URL or LLM_API_KEY")
+    return missing
+
+
+def build_provider_or_fallback(settings: Any) -> tuple[AnalysisProvider, str | None]:
+    """build_provider, or the heuristic plus a note when the chosen LLM provider is not configured."""
+    missing = missing_llm_settings(settings)
+    if not missing:
+        return build_provider(settings), None
+    from app.analysis.providers.heuristic import HeuristicProvider
+
+    choice = str(_setting(settings, "llm_provider")).strip().lower()
+    note = (
+        f"LLM_PROVIDER={choice} is not configured (missing {' and '.join(missing)}); "
+        "analyses use the offline heuristic instead"
+    )
+    return HeuristicProvider(), note
 
 
 def _setting(settings: Any, name: str) -> Any:

@@ -2,9 +2,10 @@
 
 Providers never retry on their own (httpx does not either); they classify. Timeouts, connection
 errors, 408, 429 and 5xx (with Anthropic's 529 "overloaded") become `RetryableProviderError`,
-carrying the server's `Retry-After` when it sent one. A spend cap or exhausted quota, an invalid
-key, a wrong model name and every other 4xx become `PermanentProviderError`: retrying them only
-costs money or time. Reasons are short, shown to users, and never contain the API key.
+carrying the server's `Retry-After` when it sent one. A spend cap or exhausted quota (even one
+sent with `Retry-After`), an invalid key, a wrong model name and every other 4xx become
+`PermanentProviderError`: retrying them only costs money or time. Reasons are short, shown to
+users, and never contain the API key.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ MAX_CONNECT_TIMEOUT_S = 10.0
 _NOT_RETRYABLE_5XX = (501, 505)
 # Words that mean "you are out of money or quota", not "slow down".
 _SPEND_CAP_CODES = ("insufficient_quota", "billing_hard_limit_reached", "billing_not_active")
-_SPEND_CAP_WORDS = ("billing", "credit", "insufficient_quota", "spend limit", "spending limit")
+_SPEND_CAP_WORDS = ("billing", "credit", "quota", "spend limit", "spending limit")
 _KEYLIKE = re.compile(r"\b(?:sk|pk|key|sess)-[A-Za-z0-9_\-*.]{4,}|Bearer\s+\S+", re.IGNORECASE)
 
 
@@ -138,7 +139,7 @@ def error_for_status(
     retry_after = parse_retry_after(failure.headers)
     detail = f": {message}" if message else ""
 
-    if _is_spend_cap(failure, retry_after):
+    if _is_spend_cap(failure):
         return PermanentProviderError(f"{label}: spend cap or quota exhausted (HTTP {status}){detail}")
     if status == 429:
         wait = f", retry after {_fmt_s(retry_after)}" if retry_after is not None else ""
@@ -188,17 +189,16 @@ def _error_codes(failure: HTTPStatusFailure) -> set[str]:
     return codes
 
 
-def _is_spend_cap(failure: HTTPStatusFailure, retry_after: float | None) -> bool:
+def _is_spend_cap(failure: HTTPStatusFailure) -> bool:
     if not 400 <= failure.status < 500:
         return False
     if failure.status == 402 or _error_codes(failure) & set(_SPEND_CAP_CODES):
         return True
     text = failure.text()[:20_000].lower()
-    if any(word in text for word in _SPEND_CAP_WORDS):
-        return True
-    # "quota" alone is a spend cap, unless the server also says when to come back: some
-    # gateways phrase per-minute limits as quotas and send Retry-After with them.
-    return "quota" in text and not (failure.status == 429 and retry_after is not None)
+    # A quota is final even when the server sends Retry-After with it: retrying an exhausted
+    # quota or spend limit can only add to the bill, and a wrongly worded per-minute limit
+    # costs one failed analysis, which `reanalyse` recovers.
+    return any(word in text for word in _SPEND_CAP_WORDS)
 
 
 def parse_retry_after(headers: httpx.Headers, now: datetime | None = None) -> float | None:

@@ -1,0 +1,97 @@
+"""Queries over users, login sessions and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from app.models import ApiToken, User, UserSession
+
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    """The user with this email, case-insensitively."""
+    return await session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+
+def sync_get_user_by_email(session: Session, email: str) -> User | None:
+    """The user with this email, case-insensitively (sync session)."""
+    return session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+
+def sync_count_users(session: Session) -> int:
+    """How many users exist (first-run setup makes an admin when none)."""
+    return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+async def insert_session(
+    session: AsyncSession, *, user_id: int, token_hash: str, csrf_token: str, expires_at: datetime
+) -> None:
+    """Store a login session (only the hash of its token)."""
+    row = UserSession(user_id=user_id, token_hash=token_hash, csrf_token=csrf_token, expires_at=expires_at)
+    session.add(row)
+    await session.flush()
+
+
+async def get_live_session(session: AsyncSession, token_hash: str) -> tuple[UserSession, User] | None:
+    """The unexpired session with this token hash and its user."""
+    row = (
+        await session.execute(
+            select(UserSession, User)
+            .join(User, User.id == UserSession.user_id)
+            .where(UserSession.token_hash == token_hash, UserSession.expires_at > func.now())
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def delete_session(session: AsyncSession, token_hash: str) -> None:
+    """Forget the session with this token hash."""
+    await session.execute(delete(UserSession).where(UserSession.token_hash == token_hash))
+
+
+async def delete_expired_sessions(session: AsyncSession, user_id: int) -> None:
+    """Drop a user's expired sessions (done at each login)."""
+    await session.execute(
+        delete(UserSession).where(UserSession.user_id == user_id, UserSession.expires_at <= func.now())
+    )
+
+
+async def get_active_token(session: AsyncSession, token_hash: str) -> ApiToken | None:
+    """The unrevoked API token with this hash."""
+    return await session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+    )
+
+
+async def touch_token(session: AsyncSession, token_id: int) -> None:
+    """Record use, at most once a minute, so reads do not turn into a write each."""
+    await session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < func.now() - TOUCH_EVERY),
+        )
+        .values(last_used_at=func.now())
+    )
+
+
+async def list_tokens(session: AsyncSession, user_id: int | None) -> list[ApiToken]:
+    """Tokens a user made (all tokens when user_id is None), newest first."""
+    stmt = select(ApiToken).order_by(ApiToken.id.desc())
+    if user_id is not None:
+        stmt = stmt.where(ApiToken.user_id == user_id)
+    return list(await session.scalars(stmt))
+
+
+async def revoke_token(session: AsyncSession, token_id: int, user_id: int | None) -> bool:
+    """Revoke a token (only the user's own unless user_id is None); False when there is none."""
+    stmt = update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+    if user_id is not None:
+        stmt = stmt.where(ApiToken.user_id == user_id)
+    result = await session.execute(stmt.values(revoked_at=func.now()).returning(ApiToken.id))
+    return result.first() is not None

@@ -1,0 +1,145 @@
+"""Users, login sessions and API tokens. Services take the session and never commit.
+
+User and token creation are synchronous (the CLI and `make run` call them directly; request
+handlers through `AsyncSession.run_sync`); logins and token checks are asynchronous.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from app.auth import repository
+from app.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from app.auth.tokens import display_prefix, new_api_token, new_secret, token_hash
+from app.errors import AppError
+from app.models import ApiToken, Project, User
+
+SESSION_LIFETIME = timedelta(days=14)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def create_user(session: Session, email: str, password: str, *, is_admin: bool = False) -> User:
+    """A new user with an Argon2id password hash; AppError(409) when the email is taken."""
+    email = email.strip()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise AppError("email must look like name@host", 422)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AppError(f"password must be at least {MIN_PASSWORD_LENGTH} characters", 422)
+    if repository.sync_get_user_by_email(session, email) is not None:
+        raise AppError(f"a user {email!r} already exists", 409)
+    user = User(email=email, password_hash=hash_password(password), is_admin=is_admin)
+    session.add(user)
+    session.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class NewApiToken:
+    token: ApiToken
+    secret: str  # shown once, never stored
+
+
+def create_api_token(
+    session: Session, name: str, project_ids: list[int], *, user_id: int | None = None
+) -> NewApiToken:
+    """A bearer token allowed to read (and triage) only `project_ids`."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise AppError("token name must be 1 to 200 characters", 422)
+    wanted = sorted(set(project_ids))
+    if not wanted:
+        raise AppError("a token needs at least one project", 422)
+    found = set(session.scalars(select(Project.id).where(Project.id.in_(wanted))))
+    if missing := [p for p in wanted if p not in found]:
+        raise AppError(f"no such project: {', '.join(map(str, missing))}", 422)
+    secret = new_api_token()
+    token = ApiToken(
+        name=name,
+        token_hash=token_hash(secret),
+        token_prefix=display_prefix(secret),
+        user_id=user_id,
+        project_ids=wanted,
+    )
+    session.add(token)
+    session.flush()
+    return NewApiToken(token, secret)
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> User | None:
+    """The user when the password matches; Argon2 runs in a thread, and unknown emails cost the same."""
+    user = await repository.get_user_by_email(session, email.strip())
+    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
+    return user if ok and user is not None else None
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    cookie_token: str  # goes (signed) into the cookie; only its hash is stored
+    csrf_token: str
+    max_age_s: int
+
+
+async def open_session(session: AsyncSession, user: User) -> OpenedSession:
+    """A fresh server-side session (a new token on every login, so a planted one is useless)."""
+    await repository.delete_expired_sessions(session, user.id)
+    cookie_token = new_secret()
+    csrf = new_secret()
+    await repository.insert_session(
+        session,
+        user_id=user.id,
+        token_hash=token_hash(cookie_token),
+        csrf_token=csrf,
+        expires_at=datetime.now(UTC) + SESSION_LIFETIME,
+    )
+    return OpenedSession(cookie_token, csrf, int(SESSION_LIFETIME.total_seconds()))
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    user_id: int
+    email: str
+    is_admin: bool
+    csrf_token: str
+    session_hash: str
+
+
+async def load_session(session: AsyncSession, cookie_token: str) -> LoggedIn | None:
+    """Who holds this (unsigned) session token, if its session is alive."""
+    found = await repository.get_live_session(session, token_hash(cookie_token))
+    if found is None:
+        return None
+    user_session, user = found
+    return LoggedIn(user.id, user.email, user.is_admin, user_session.csrf_token, user_session.token_hash)
+
+
+async def close_session(session: AsyncSession, session_hash: str) -> None:
+    """End the session server-side: the cookie is worthless afterwards."""
+    await repository.delete_session(session, session_hash)
+
+
+@dataclass(frozen=True)
+class TokenScope:
+    """What an API request may see: the projects its bearer token names."""
+
+    token_id: int
+    project_ids: tuple[int, ...]
+
+    def allows(self, project_id: int) -> bool:
+        """True when the token names this project."""
+        return project_id in self.project_ids
+
+
+async def authenticate_token(session: AsyncSession, bearer: str) -> TokenScope | None:
+    """The scope of an active API token, or None; records its use."""
+    token = await repository.get_active_token(session, token_hash(bearer))
+    if token is None:
+        return None
+    await repository.touch_token(session, token.id)
+    return TokenScope(token.id, tuple(token.project_ids))

@@ -1,0 +1,99 @@
+"""Per-project rate limits: a flood gets 429 with Retry-After and X-Sentry-Rate-Limits, other projects
+are unaffected, limits are set per project (default RATE_LIMIT_PER_MINUTE), and requests with a wrong
+key never spend a project's quota."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from app.config import get_settings
+from app.db import sync_session
+from app.projects.service import create_project
+from tests.support.db import scalar
+
+
+@pytest.fixture(autouse=True)
+def same_minute() -> None:
+    """The window is the wall-clock minute: start a test early enough in one to stay inside it."""
+    into_minute = time.time() % 60
+    if into_minute > 55:
+        time.sleep(60 - into_minute + 0.1)
+
+
+def make_project(name: str, limit: int | None = None) -> tuple[int, str]:
+    with sync_session() as session:
+        project = create_project(session, name)
+        project.rate_limit_per_minute = limit
+        return project.id, project.public_key
+
+
+def post_seed(url: str, project: str, n: int) -> httpx.Response:
+    body = {"project_key": project, "message": f"flood {n}", "status_code": 500}
+    return httpx.post(f"{url}/api/v1/events", json=body)
+
+
+def post_store(url: str, project_id: int, key: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}/api/{project_id}/store/",
+        json={"message": "flood", "level": "error"},
+        headers={"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key}"},
+    )
+
+
+def post_envelope(url: str, project_id: int, key: str) -> httpx.Response:
+    body = b'{}\n{"type": "event"}\n{"message": "flood", "level": "error"}\n'
+    return httpx.post(f"{url}/api/{project_id}/envelope/", content=body, params={"sentry_key": key})
+
+
+def assert_rate_limited(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    retry_after = int(response.headers["Retry-After"])
+    assert 1 <= retry_after <= 60
+    assert (
+        response.headers["X-Sentry-Rate-Limits"]
+        == f"{retry_after}:error;default;security:project:project_quota"
+    )
+    assert "rate limit" in response.json()["detail"]
+
+
+def test_flood_is_cut_at_the_project_limit_and_other_projects_go_on(live_server):
+    flooder_id, flooder_key = make_project("flooder", limit=5)
+    make_project("quiet")
+    statuses = [post_seed(live_server.url, "flooder", n).status_code for n in range(8)]
+    assert statuses == [201] * 5 + [429] * 3
+    assert_rate_limited(post_seed(live_server.url, "flooder", 99))
+    # The limit is the project's, whichever endpoint the events come through.
+    assert_rate_limited(post_store(live_server.url, flooder_id, flooder_key))
+    assert_rate_limited(post_envelope(live_server.url, flooder_id, flooder_key))
+    assert post_seed(live_server.url, "quiet", 1).status_code == 201
+    assert scalar("SELECT count(*) FROM error_events e JOIN projects p ON p.id = e.project_id "
+                  "WHERE p.name = 'flooder'") == 5  # fmt: skip
+
+
+def test_default_limit_comes_from_settings_and_a_project_may_raise_it(live_server, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "2")
+    get_settings.cache_clear()
+    default_id, default_key = make_project("by-default")
+    raised_id, raised_key = make_project("raised", limit=4)
+    unlimited_id, unlimited_key = make_project("unlimited", limit=0)
+    assert [post_store(live_server.url, default_id, default_key).status_code for _ in range(3)] == [
+        200,
+        200,
+        429,
+    ]
+    assert [post_store(live_server.url, raised_id, raised_key).status_code for _ in range(5)] == [200] * 4 + [
+        429
+    ]
+    assert {post_store(live_server.url, unlimited_id, unlimited_key).status_code for _ in range(6)} == {200}
+
+
+def test_wrong_keys_do_not_spend_the_project_quota(live_server):
+    project_id, key = make_project("victim", limit=3)
+    for _ in range(10):
+        assert post_envelope(live_server.url, project_id, "0" * 32).status_code == 403
+    assert [post_envelope(live_server.url, project_id, key).status_code for _ in range(4)] == [200] * 3 + [
+        429
+    ]

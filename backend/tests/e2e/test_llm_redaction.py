@@ -1,0 +1,204 @@
+"""Secrets planted everywhere in an event never reach the LLM, nor the stored event.
+
+One seed JSON event and one Sentry envelope, each carrying every kind of secret in every place a
+client puts them, go through real ingest and a real worker calling the fake LLM server. Then the
+test reads what a leak would look like: the bodies the fake server received, and the stored
+`error_events.payload` / `data` columns and the issue's title.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+
+from app.db import sync_session
+from app.projects.service import create_project
+from tests.e2e import llm_helpers
+from tests.e2e.llm_helpers import llm_env, post_event, sent_text, wait_final
+from tests.fake_llm.server import FakeLLMServer
+from tests.support.db import rows
+
+fake_llm = llm_helpers.fake_llm
+
+SECRETS = {
+    "connection-string password": "Hunter2-Db-Pass",
+    "bearer token": "b7e1c9d4a2f06e3b8c5d1a9f7e2b4c6d",
+    "sk- API key": "sk-proj-Q2w9E4r7T1y8U3i6O0p5A2s",
+    "AWS access key id": "AKIAZ7Q4M2X9L5K3J8H6",
+    "AWS secret key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzSECRETKEY",
+    "JWT": (
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkphbmUifQ"
+        ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    ),
+    "card number": "4111 1111 1111 1111",
+    "card number (no spaces)": "4111111111111111",
+    "email": "jane.doe@example.com",
+    "IP address": "203.0.113.77",
+    "cookie value": "c00kieValue9f8e7d",
+    "session id": "sess9a8b7c6d5e4f3a2b1c",
+    "frame-vars password": "FrameVarPassw0rd!",
+    "request-header API key": "hdrKey-5f4e3d2c1b0a",
+    "extra password": "ExtraPassw0rd!",
+    "breadcrumb password": "CrumbPassw0rd!",
+    "user password": "UserPassw0rd!",
+}
+S = SECRETS
+WORKER_ONLY_SECRET = "ACME-123456"  # matches the worker's REDACT_EXTRA_PATTERNS only
+
+SEED_EVENT = {
+    "project_key": "secrets-seed",
+    "message": (
+        f"could not connect to postgresql://app:{S['connection-string password']}@db.internal:5432/shop "
+        f"for {S['email']} from {S['IP address']} (order {WORKER_ONLY_SECRET})"
+    ),
+    "stack": (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/shop/payments.py", line 17, in charge\n'
+        f'    client = Client(api_key="{S["sk- API key"]}", token="Bearer {S["bearer token"]}")\n'
+        f"ValueError: card {S['card number']} rejected; id_token {S['JWT']}; "
+        f"aws {S['AWS access key id']} aws_secret_access_key={S['AWS secret key']}\n"
+    ),
+    "method": "POST",
+    "path": "/api/charges",
+    "status_code": 500,
+    "headers": {
+        "Authorization": f"Bearer {S['bearer token']}",
+        "Cookie": f"sessionid={S['session id']}; remember={S['cookie value']}",
+        "X-Api-Key": S["request-header API key"],
+    },
+    "user": {"id": "42", "email": S["email"], "ip_address": S["IP address"], "password": S["user password"]},
+    "extra": {"db_password": S["extra password"], "frame_vars": {"password": S["frame-vars password"]}},
+    "breadcrumbs": [{"category": "auth", "message": f"login with password={S['breadcrumb password']}"}],
+}
+
+
+def sentry_event() -> dict:
+    return {
+        "event_id": uuid.uuid4().hex,
+        "platform": "python",
+        "level": "error",
+        "release": "shop@2.4.1",
+        "environment": "production",
+        "exception": {
+            "values": [
+                {
+                    "type": "OperationalError",
+                    "module": "psycopg",
+                    "value": (
+                        "connection failed: password authentication failed for "
+                        f"postgresql://app:{S['connection-string password']}@db.internal/shop "
+                        f"(order {WORKER_ONLY_SECRET})"
+                    ),
+                    "stacktrace": {
+                        "frames": [
+                            {
+                                "filename": "shop/checkout.py",
+                                "function": "pay",
+                                "lineno": 42,
+                                "in_app": True,
+                                "pre_context": [f'    token = "{S["JWT"]}"'],
+                                "context_line": f'    stripe.api_key = "{S["sk- API key"]}"',
+                                "post_context": [f"    charge({S['card number']!r})"],
+                                "vars": {
+                                    "password": S["frame-vars password"],
+                                    "card_number": S["card number (no spaces)"],
+                                    "customer": S["email"],
+                                },
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+        "request": {
+            "method": "POST",
+            "url": "https://shop.example/api/checkout",
+            "query_string": f"session_id={S['session id']}",
+            "headers": {
+                "Authorization": f"Bearer {S['bearer token']}",
+                "Cookie": f"sessionid={S['session id']}; remember={S['cookie value']}",
+                "X-Api-Key": S["request-header API key"],
+                "X-Forwarded-For": S["IP address"],
+            },
+            "cookies": {"sessionid": S["session id"], "remember": S["cookie value"]},
+            "data": {"card": S["card number"], "email": S["email"]},
+            "env": {"REMOTE_ADDR": S["IP address"]},
+        },
+        "user": {
+            "id": "42",
+            "email": S["email"],
+            "ip_address": S["IP address"],
+            "username": "jane",
+            "password": S["user password"],
+        },
+        "extra": {
+            "db_password": S["extra password"],
+            "aws_access_key_id": S["AWS access key id"],
+            "aws_secret_access_key": S["AWS secret key"],
+        },
+        "breadcrumbs": {
+            "values": [
+                {
+                    "category": "http",
+                    "message": f"POST https://api.example/login password={S['breadcrumb password']}",
+                    "data": {"Authorization": f"Bearer {S['bearer token']}"},
+                },
+                {"category": "query", "message": f"SELECT * FROM users WHERE email = '{S['email']}'"},
+            ]
+        },
+        "tags": {"client_ip": S["IP address"]},
+    }
+
+
+def send_envelope(base_url: str) -> None:
+    with sync_session() as session:
+        project = create_project(session, "secrets-sdk")
+        project_id, key = project.id, project.public_key
+    event = sentry_event()
+    header = {"event_id": event["event_id"], "dsn": f"http://{key}@127.0.0.1/{project_id}"}
+    body = "\n".join([json.dumps(header), json.dumps({"type": "event"}), json.dumps(event)]) + "\n"
+    response = httpx.post(
+        f"{base_url}/api/{project_id}/envelope/",
+        content=body.encode(),
+        headers={
+            "Content-Type": "application/x-sentry-envelope",
+            "X-Sentry-Auth": f"Sentry sentry_key={key}",
+        },
+    )
+    assert response.status_code == 200, response.text
+
+
+def leaked(text: str) -> list[str]:
+    return [name for name, secret in SECRETS.items() if secret in text]
+
+
+def test_planted_secrets_reach_neither_the_llm_nor_the_database(
+    live_server, workers, fake_llm: FakeLLMServer
+) -> None:
+    workers.ensure(llm_env(fake_llm))
+
+    post_event(live_server.url, SEED_EVENT)
+    send_envelope(live_server.url)
+    first, second = wait_final(2)
+
+    assert (first["status"], second["status"]) == ("done", "done")
+    assert fake_llm.call_count == 2
+    sent = sent_text(fake_llm)
+    assert leaked(sent) == []
+    assert WORKER_ONLY_SECRET not in sent
+    # The events did arrive, with their secrets replaced rather than the text dropped.
+    assert "could not connect to postgresql://app:[Filtered]@db.internal:5432/shop" in sent
+    assert "password authentication failed for postgresql://app:[Filtered]@db.internal/shop" in sent
+    assert "POST https://api.example/login password=[Filtered]" in sent  # a breadcrumb in the prompt
+
+    stored = rows("SELECT payload, data FROM error_events ORDER BY id")
+    assert len(stored) == 2
+    for row in stored:
+        for column in ("payload", "data"):
+            assert leaked(json.dumps(row[column])) == [], column
+    # Ingest does not know the worker's extra pattern: stored as sent, scrubbed only on the way out.
+    assert WORKER_ONLY_SECRET in json.dumps(stored[0]["payload"])
+    for issue in rows("SELECT title, culprit FROM issues"):
+        assert leaked(json.dumps(issue)) == []

@@ -1,0 +1,125 @@
+"""A worker dies mid-analysis (SIGKILL of the whole worker, of its pool process, or Celery's own
+hard-time-limit kill): exactly one analysis results, and a late redelivery of the dead task changes
+nothing. The fake LLM counts the paid calls: the one the dead task made, plus the one that finished.
+"""
+
+from __future__ import annotations
+
+import psutil
+
+from tests.faults.events import llm_env, post_seed
+from tests.faults.servers import Stack
+from tests.support.db import wait_until
+
+# Lease > hard limit (the settings refuse otherwise); all short so a re-take comes within seconds.
+CRASH_ENV = {
+    "analysis_soft_time_limit_s": 2,
+    "analysis_hard_time_limit_s": 2.5,
+    "analysis_lease_s": 3,
+    "sweeper_interval_s": 1,
+    "sweeper_min_age_s": 1,
+}
+
+
+def the_analysis(stack: Stack) -> dict:
+    (row,) = stack.rows("SELECT status, attempts, claimed_by FROM issue_analyses")
+    return row
+
+
+def seed_sql_rows(stack: Stack) -> list[dict]:
+    return stack.rows(
+        "SELECT e.id, a.analysis_text FROM error_events e "
+        "LEFT JOIN error_analysis a ON e.id = a.error_event_id WHERE e.status_code >= 500"
+    )
+
+
+def test_sigkill_of_the_worker_mid_analysis_is_retaken_after_the_lease(stack: Stack, fake_llm):
+    fake_llm.latency_s = 30  # the first call is still waiting for its answer when the worker dies
+    env = {**llm_env(fake_llm), **CRASH_ENV}
+    worker = stack.worker(beat=True, **env)
+    api = stack.api(**env)
+    assert post_seed(api.url, 1).status_code == 201
+    wait_until(lambda: fake_llm.call_count == 1, timeout_s=20)
+    first_task = the_analysis(stack)["claimed_by"]
+
+    worker.kill_group()
+    fake_llm.latency_s = 0
+    assert the_analysis(stack)["status"] == "running"
+    assert stack.unacked() == 1  # Redis would hand it out again only after the visibility timeout
+
+    stack.worker(beat=True, **env)
+    wait_until(lambda: the_analysis(stack)["status"] == "done", timeout_s=30)
+    row = the_analysis(stack)
+    assert row["attempts"] == 2
+    assert fake_llm.call_count == 2
+
+    # An hour later Redis redelivers the dead worker's message: the claim turns it into a no-op.
+    assert stack.redeliver_unacked() == 1
+    wait_until(lambda: stack.queue_length() == 0 and stack.unacked() == 0, timeout_s=20)
+    wait_until(lambda: f"{first_task}] succeeded" in stack.children[-1].log(), timeout_s=20)
+    assert the_analysis(stack)["attempts"] == 2
+    assert fake_llm.call_count == 2
+    (event,) = seed_sql_rows(stack)
+    assert event["analysis_text"]
+
+
+def test_sigkill_of_the_pool_process_is_redelivered_and_done_once(stack: Stack, fake_llm):
+    fake_llm.latency_s = 30
+    # Time limits well past the kill: Celery takes a few seconds to notice its pool process is gone,
+    # and a time limit expiring meanwhile would be reported (and acked) instead of the lost worker.
+    env = {"analysis_soft_time_limit_s": 60, "analysis_hard_time_limit_s": 90, "analysis_lease_s": 120}
+    worker = stack.worker(concurrency=1, **llm_env(fake_llm), **env)
+    api = stack.api(**env)
+    assert post_seed(api.url, 1).status_code == 201
+    wait_until(lambda: fake_llm.call_count == 1, timeout_s=20)
+
+    (pool_process,) = psutil.Process(worker.pid).children()
+    fake_llm.latency_s = 0
+    pool_process.kill()
+    # task_reject_on_worker_lost: the main process puts the message back at once, the same task id
+    # re-claims its own analysis, no lease or sweeper needed.
+    wait_until(lambda: the_analysis(stack)["status"] == "done", timeout_s=20)
+    assert worker.alive()
+    assert the_analysis(stack)["attempts"] == 2
+    assert fake_llm.call_count == 2
+    assert "WorkerLostError" in worker.log()
+
+
+def test_hard_time_limit_kill_is_acked_by_celery_and_swept(stack: Stack, fake_llm):
+    fake_llm.script({"kind": "hang", "seconds": 30})  # the first call never answers in time
+    # No soft limit: Celery kills the task without warning it first.
+    env = {
+        **llm_env(fake_llm),
+        **CRASH_ENV,
+        "analysis_soft_time_limit_s": 0,
+        "analysis_hard_time_limit_s": 1.5,
+    }
+    worker = stack.worker(beat=True, **env)
+    api = stack.api(**env)  # time limits travel in the task message: the publisher's settings count
+    assert post_seed(api.url, 1).status_code == 201
+
+    wait_until(lambda: "Hard time limit" in worker.log(), timeout_s=20)
+    # Celery acknowledges the killed task: nothing in Redis will ever bring it back.
+    wait_until(lambda: stack.unacked() == 0, timeout_s=5)
+    assert the_analysis(stack)["status"] == "running"
+    wait_until(lambda: the_analysis(stack)["status"] == "done", timeout_s=30)
+    assert "sweeper re-enqueued 1 analyses" in worker.log()
+    assert the_analysis(stack)["attempts"] == 2
+    assert fake_llm.call_count == 2
+
+
+def test_retry_waiting_in_a_dead_worker_is_swept_when_due(stack: Stack, fake_llm):
+    fake_llm.script("server_error")  # the first call fails in a way worth retrying
+    env = {**llm_env(fake_llm), **CRASH_ENV, "analysis_retry_base_s": 2}
+    worker = stack.worker(beat=True, **env)
+    api = stack.api(**env)
+    assert post_seed(api.url, 1).status_code == 201
+    # The retry is an ETA task the worker holds, unacknowledged, until it is due.
+    wait_until(lambda: "retry: Retry in" in worker.log(), timeout_s=20)
+    worker.kill_group()
+    assert the_analysis(stack)["status"] == "pending"
+
+    stack.worker(beat=True, **env)
+    wait_until(lambda: the_analysis(stack)["status"] == "done", timeout_s=30)
+    assert the_analysis(stack)["attempts"] == 2
+    assert fake_llm.call_count == 2
