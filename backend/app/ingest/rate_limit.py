@@ -1,10 +1,14 @@
 """Per-project ingest rate limits: a fixed one-minute window counted in Redis, failing open.
 
-Each accepted event costs one Redis round trip (INCR and EXPIRE pipelined) on the key
-`faultline:rl:<project id>:<minute>`. Over the project's limit (`projects.rate_limit_per_minute`, else
-`RATE_LIMIT_PER_MINUTE`; 0 means unlimited) the request is answered 429 with `Retry-After` and
-`X-Sentry-Rate-Limits` until the minute ends. A fixed window lets a client send up to twice the limit
-across a minute boundary; that is the price of one round trip and no clock-synchronised state.
+Events are counted on the key `faultline:rl:<project id>:<minute>` (shared by every API process).
+Concurrent requests share their round trip: while one INCRBY is in flight the next events queue up,
+and one pipeline then counts them all (INCRBY n and EXPIRE per key), each event getting its exact
+place in the minute's count. Under load that is one round trip per batch instead of one per event
+(which cost 10-15% of the API's CPU); an idle server still asks at once. Over the project's limit
+(`projects.rate_limit_per_minute`, else `RATE_LIMIT_PER_MINUTE`; 0 means unlimited) the request is
+answered 429 with `Retry-After` and `X-Sentry-Rate-Limits` until the minute ends. A fixed window lets
+a client send up to twice the limit across a minute boundary; that is the price of one round trip and
+no clock-synchronised state.
 
 The check runs after authentication, so requests with a wrong key never spend a project's quota, and
 a 429 never tells an unauthenticated caller that a project exists. Ingest must not depend on Redis:
@@ -60,6 +64,9 @@ class RateLimiter:
         )
         self._timeout_s = timeout_s
         self._paused_until = 0.0
+        # Events waiting for the next round trip, by Redis key; each waits on its own future.
+        self._queued: dict[str, list[asyncio.Future[int | None]]] = {}
+        self._sender: asyncio.Task[None] | None = None
 
     async def hit(self, project_id: int, limit: int) -> Decision:
         """Count one event for the project; refuse it when the minute's count passes `limit`."""
@@ -67,23 +74,59 @@ class RateLimiter:
             return ALLOWED
         now = time.time()
         window = int(now // WINDOW_S)
-        key = f"faultline:rl:{project_id}:{window}"
-        try:
-            async with asyncio.timeout(self._timeout_s * 2):
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.incr(key)
-                    pipe.expire(key, WINDOW_S + 5)
-                    count, _ = await pipe.execute()
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_S
-            logger.warning("rate limiter cannot reach Redis (%s); letting events through", exc)
-            return ALLOWED
-        if int(count) <= limit:
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._queued.setdefault(f"faultline:rl:{project_id}:{window}", []).append(future)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_queued())
+        count = await future
+        if count is None or count <= limit:  # None: Redis could not be asked, fail open
             return ALLOWED
         return Decision(False, (window + 1) * WINDOW_S - now)
 
+    async def _send_queued(self) -> None:
+        """Count everything queued, one round trip at a time, until nothing is left waiting."""
+        while self._queued:
+            queued, self._queued = self._queued, {}
+            try:
+                totals = await self._count(queued)
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_S
+                logger.warning("rate limiter cannot reach Redis (%s); letting events through", exc)
+                totals = dict.fromkeys(queued)
+            except BaseException:
+                for futures in queued.values():
+                    _settle(futures, None)
+                raise
+            for key, futures in queued.items():
+                total = totals[key]
+                if total is None:
+                    _settle(futures, None)
+                    continue
+                # The waiting events were counted in order: the first of n got total - n + 1.
+                first = total - len(futures) + 1
+                for place, future in enumerate(futures, start=first):
+                    if not future.done():
+                        future.set_result(place)
+
+    async def _count(self, queued: dict[str, list[asyncio.Future[int | None]]]) -> dict[str, int | None]:
+        async with asyncio.timeout(self._timeout_s * 2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, futures in queued.items():
+                    pipe.incrby(key, len(futures))
+                    pipe.expire(key, WINDOW_S + 5)
+                results = await pipe.execute()
+        return {key: int(results[2 * i]) for i, key in enumerate(queued)}
+
     async def aclose(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
         await self._redis.aclose()
+
+
+def _settle(futures: list[asyncio.Future[int | None]], value: int | None) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(value)
 
 
 async def enforce_rate_limit(request: Request, project: Project) -> None:

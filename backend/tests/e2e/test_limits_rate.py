@@ -4,6 +4,7 @@ key never spend a project's quota."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -97,3 +98,24 @@ def test_wrong_keys_do_not_spend_the_project_quota(live_server):
     assert [post_envelope(live_server.url, project_id, key).status_code for _ in range(4)] == [200] * 3 + [
         429
     ]
+
+
+def test_concurrent_flood_is_cut_exactly_at_the_limit(live_server):
+    """Concurrent events share Redis round trips; each still gets its exact place in the count."""
+    project_id, key = make_project("burst", limit=25)
+
+    async def flood() -> list[int]:
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=20)) as client:
+            body = b'{}\n{"type": "event"}\n{"message": "burst", "level": "error"}\n'
+
+            async def one() -> int:
+                response = await client.post(
+                    f"{live_server.url}/api/{project_id}/envelope/", content=body, params={"sentry_key": key}
+                )
+                return response.status_code
+
+            return list(await asyncio.gather(*(one() for _ in range(80))))
+
+    statuses = asyncio.run(flood())
+    assert statuses.count(200) == 25 and statuses.count(429) == 55, statuses
+    assert scalar(f"SELECT count(*) FROM error_events WHERE project_id = {project_id}") == 25
