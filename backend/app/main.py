@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError
 from starlette.responses import Response
 from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from app.analysis.dispatch import AnalysisDispatcher, publish_with_celery
 from app.api.endpoints import router as api_router
@@ -21,6 +23,7 @@ from app.auth.dependencies import CsrfRejected, LoginRequired
 from app.config import get_settings
 from app.errors import AppError, handle_app_error
 from app.health import router as health_router
+from app.ingest.fast_path import CORS_OPTIONS, IngestFastPath
 from app.ingest.limits import BadPayload, IngestError
 from app.ingest.rate_limit import RateLimiter
 from app.ingest.seed_endpoints import router as seed_router
@@ -94,8 +97,22 @@ async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
+class FaultlineApp(FastAPI):
+    """The FastAPI application with the ingest fast path in front of it (app/ingest/fast_path.py)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ingest_fast_path = IngestFastPath(self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.ingest_fast_path.wants(scope):
+            await self.ingest_fast_path(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def create_app() -> FastAPI:
-    app = FastAPI(
+    app = FaultlineApp(
         title="Faultline",
         description="Self-hosted error tracking with asynchronous AI root-cause analysis.",
         version="0.1.0",
@@ -105,14 +122,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["*"],  # browser SDKs send sentry-trace, baggage, X-Sentry-Auth, Content-Encoding…
-        expose_headers=["X-Sentry-Error", "X-Sentry-Rate-Limits", "Retry-After"],
-        max_age=3600,
-    )
+    app.add_middleware(CORSMiddleware, **CORS_OPTIONS)
     app.add_exception_handler(AppError, handle_app_error)
     app.add_exception_handler(IngestError, handle_ingest_error)
     app.add_exception_handler(LoginRequired, handle_login_required)

@@ -1,0 +1,103 @@
+"""The ingest fast path: POSTs to the ingest endpoints served straight from ASGI.
+
+An SDK's envelope costs the API about a millisecond and a half of CPU, and a fifth of that was the
+framework's per-request machinery around the endpoint: a dozen middleware layers each wrapping
+`send`, dependency solving, response-model validation and JSON encoding with the standard library.
+The ingest endpoints need none of it: they take the raw request and return a small dict or model.
+
+So `serve_ingest` matches the three ingest routes itself and calls the very endpoint functions
+FastAPI has registered (app/ingest/sentry_endpoints.py, seed_endpoints.py: one definition, also the
+one the OpenAPI schema describes), turns their exceptions into responses with the application's own
+exception handlers, and adds the same CORS headers browser SDKs need. Every other request, an
+OPTIONS preflight on the same paths included, goes through the full FastAPI application.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from pydantic import BaseModel
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from app.ingest.seed_endpoints import ingest_seed_event
+from app.ingest.sentry_endpoints import envelope_endpoint, store_endpoint
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+logger = logging.getLogger(__name__)
+
+# What browser SDKs need on ingest answers; the application's CORSMiddleware uses the same options.
+CORS_OPTIONS: dict[str, Any] = {
+    "allow_origins": ["*"],
+    "allow_methods": ["GET", "POST", "OPTIONS"],
+    "allow_headers": ["*"],  # browser SDKs send sentry-trace, baggage, X-Sentry-Auth, Content-Encoding…
+    "expose_headers": ["X-Sentry-Error", "X-Sentry-Rate-Limits", "Retry-After"],
+    "max_age": 3600,
+}
+
+Endpoint = Callable[..., Awaitable[Any]]
+# The paths FastAPI routes to these endpoints: `{project_id}` there matches one path segment.
+_SENTRY_PATH = re.compile(r"/api/([^/]+)/(envelope|store)/?")
+_SEED_PATH = "/api/v1/events"
+
+
+def _match(path: str) -> tuple[Endpoint, int, dict[str, str]] | None:
+    """(endpoint, success status, path parameters) for an ingest path, else None."""
+    if path == _SEED_PATH:
+        return ingest_seed_event, 201, {}
+    m = _SENTRY_PATH.fullmatch(path)
+    if m is None:
+        return None
+    endpoint = envelope_endpoint if m.group(2) == "envelope" else store_endpoint
+    return endpoint, 200, {"project_id": m.group(1)}
+
+
+def _json_response(result: Any, status_code: int) -> Response:
+    body = result.model_dump_json().encode() if isinstance(result, BaseModel) else orjson.dumps(result)
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+class IngestFastPath:
+    """Serves the ingest POSTs of one FastAPI application (see the module docstring)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._with_cors = CORSMiddleware(self._serve, **CORS_OPTIONS)
+
+    def wants(self, scope: Scope) -> bool:
+        """True for an HTTP POST to one of the ingest paths."""
+        return scope["type"] == "http" and scope["method"] == "POST" and _match(scope["path"]) is not None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self.app  # what Starlette sets: endpoints reach app.state through the request
+        await self._with_cors(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        matched = _match(scope["path"])
+        assert matched is not None
+        endpoint, status_code, path_params = matched
+        scope["path_params"] = path_params
+        request = Request(scope, receive)
+        try:
+            response = _json_response(await endpoint(request=request, **path_params), status_code)
+        except Exception as exc:  # every failure becomes the answer the application gives for it
+            response = await self._handle(request, exc)
+        await response(scope, receive, send)
+
+    async def _handle(self, request: Request, exc: Exception) -> Response:
+        """The answer the application's exception handler for this exception gives."""
+        handlers = self.app.exception_handlers
+        for cls in type(exc).__mro__:
+            handler = handlers.get(cls)
+            if handler is not None:
+                return await handler(request, exc)  # type: ignore[no-any-return]
+        logger.exception("unhandled error on ingest %s", request.url.path, exc_info=exc)
+        return Response(b'{"detail":"internal error"}', status_code=500, media_type="application/json")
