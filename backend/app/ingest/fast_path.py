@@ -78,7 +78,12 @@ class IngestFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self.app  # what Starlette sets: endpoints reach app.state through the request
-        await self._with_cors(scope, receive, send)
+        if any(name == b"origin" for name, _ in scope["headers"]):
+            await self._with_cors(scope, receive, send)
+        else:
+            # Server SDKs send no Origin; the CORS layer would add only `Vary: Origin`, which no one
+            # caching a POST answer needs.
+            await self._serve(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         matched = _match(scope["path"])
