@@ -2,7 +2,8 @@
 
 They live apart from `issues` so that the per-event issue upsert never rewrites a full-text or facet
 index entry: both tables are written when an issue is created or sees a new message, environment
-or release, and not on every repeat (see migration 0002 for the triggers).
+or release, and not on every repeat. See migrations 0002 and 0003 for the triggers (the one on
+error_events runs once per INSERT statement, over all the rows it inserted).
 """
 
 from typing import Any
