@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
+from app.ingest.event import REQUEST_TREES, ExceptionInfo, Frame, NormalizedEvent
 from app.privacy import patterns as p
 
 _KEY_CACHE_LIMIT = 10_000
@@ -303,6 +303,7 @@ class Redactor:
         return _replace(
             event,
             message=text(event.message),
+            message_template=text(event.message_template),
             exceptions=[self._exception(e) for e in event.exceptions],
             fingerprint=None if event.fingerprint is None else [text(f) for f in event.fingerprint],
             transaction=text(event.transaction),
@@ -313,6 +314,36 @@ class Redactor:
             breadcrumbs=self.redact_value(event.breadcrumbs),
             extra=self.redact_value(event.extra),
         )
+
+    def redact_normalized(self, event: NormalizedEvent) -> None:
+        """Finish scrubbing, in place, an event just normalized with `scrubbed=redact_payload(payload)`.
+
+        Normalization takes the free-form trees (frame vars, request data/env/cookies, user,
+        contexts, breadcrumbs, extra) from the scrubbed payload; they are left alone here. The rest
+        it reads from the payload as sent, and may reshape: a message formatted from its params
+        (["password", "hunter2"] into "%s=%s"), numbers turned into text, a URL split into path and
+        query, a stack trace parsed into exceptions, strings cut to length. Those fields are
+        scrubbed here as `redact_event` scrubs them, so grouping reads the very values it always
+        did (the logging template aside: app/ingest/prepare.py); they are few and short, mostly
+        found in the text cache. Labels are kept, as `redact_event` keeps them.
+        """
+        text = self._optional_text
+        event.message = text(event.message)
+        event.message_template = text(event.message_template)
+        for exc in event.exceptions:
+            exc.value = text(exc.value)
+            for frame in exc.frames:
+                frame.context_line = text(frame.context_line)
+                frame.pre_context = [text(line) for line in frame.pre_context]
+                frame.post_context = [text(line) for line in frame.post_context]
+        if event.fingerprint is not None:
+            event.fingerprint = [text(f) for f in event.fingerprint]
+        event.transaction = text(event.transaction)
+        request = event.request
+        if request:
+            shaped = self.redact_value({k: v for k, v in request.items() if k not in REQUEST_TREES})
+            event.request = {k: request[k] if k in REQUEST_TREES else shaped[k] for k in request}
+        event.tags = self.redact_value(event.tags)
 
     def redact_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Return a redacted copy of a raw client payload (what is stored in `error_events.payload`)."""
@@ -510,3 +541,8 @@ def redact_event(event: NormalizedEvent) -> NormalizedEvent:
 def redact_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """`Redactor.redact_payload` on the default redactor."""
     return get_redactor().redact_payload(payload)
+
+
+def redact_normalized(event: NormalizedEvent) -> None:
+    """`Redactor.redact_normalized` on the default redactor."""
+    get_redactor().redact_normalized(event)
