@@ -301,8 +301,24 @@ def normalize_status_code(value: Any) -> int | None:
 _FORMAT_TOKEN = re.compile(r"%%|%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdrifgeEGxXoc]|\{\d*\}")
 
 
-def _format_params(template: str, params: Any) -> str:
+def format_params(template: str, params: Any, limit: int = MAX_MESSAGE) -> str:
+    """A logging template with its params in, as SDKs format it: %s, %(name)s and {0} placeholders.
+
+    Params stop being substituted once they add up to more than `limit` characters: the text past
+    that point is cut off anyway, and "{0}" repeated a thousand times must not copy a big param a
+    thousand times.
+    """
     # Our own substitution, not `%`: a client-supplied "%999999999d" must not allocate gigabytes.
+    produced = 0
+
+    def put(value: Any) -> str:
+        nonlocal produced
+        if produced > limit:
+            return ""
+        text = str(value)
+        produced += len(text)
+        return text
+
     if isinstance(params, dict):
         named = {str(k): v for k, v in params.items()}
 
@@ -311,7 +327,7 @@ def _format_params(template: str, params: Any) -> str:
             name = re.match(r"%\(([^)]*)\)", token)
             if token == "%%":
                 return "%"
-            return str(named[name.group(1)]) if name and name.group(1) in named else token
+            return put(named[name.group(1)]) if name and name.group(1) in named else token
 
         return _FORMAT_TOKEN.sub(by_name, template)
     if not isinstance(params, list | tuple) or not params:
@@ -325,9 +341,9 @@ def _format_params(template: str, params: Any) -> str:
             return "%"
         if token.startswith("{") and token != "{}":
             index = int(token[1:-1])
-            return str(queue[index]) if index < len(queue) else token
+            return put(queue[index]) if index < len(queue) else token
         index = next(position, None)
-        return str(queue[index]) if index is not None else token
+        return put(queue[index]) if index is not None else token
 
     return _FORMAT_TOKEN.sub(by_position, template)
 
@@ -341,7 +357,7 @@ def _message_parts(value: Any) -> tuple[str | None, str | None]:
     formatted = _text(value.get("formatted"), MAX_MESSAGE)
     template = _text(value.get("message"), MAX_MESSAGE)
     if formatted is None and template is not None:
-        formatted = _capped(_format_params(template, value.get("params")), MAX_MESSAGE)
+        formatted = _capped(format_params(template, value.get("params")), MAX_MESSAGE)
     return formatted, template
 
 
@@ -828,6 +844,7 @@ def parse_stack_text(text: str) -> tuple[list[ExceptionInfo], str | None]:
 __all__ = [
     "TRUNCATION_MARKER",
     "Normalizer",
+    "format_params",
     "normalize_event_id",
     "normalize_level",
     "normalize_seed_event",

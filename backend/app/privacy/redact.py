@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from app.ingest.event import REQUEST_TREES, ExceptionInfo, Frame, NormalizedEvent
+from app.ingest.normalize import format_params
 from app.privacy import patterns as p
 
 _KEY_CACHE_LIMIT = 10_000
@@ -356,7 +357,35 @@ class Redactor:
         if isinstance(modules, dict):
             # Sentry's `modules` maps package names to versions; "1.1.1.2" there is no address.
             out["modules"] = {k: v if _is_version(v) else out["modules"][k] for k, v in modules.items()}
+        for key in ("logentry", "message"):
+            if isinstance(out.get(key), dict):
+                self._filter_composed_params(out[key])
         return out
+
+    def _filter_composed_params(self, entry: dict[str, Any]) -> None:
+        """Filter the params of a (scrubbed) logentry that form a secret only once formatted.
+
+        Each param was scrubbed on its own, but "retry with %s=%s" and ["token", "t0k3n"] make
+        "token=t0k3n": a param whose text the formatted message loses to scrubbing is filtered.
+        """
+        template, params = entry.get("message"), entry.get("params")
+        if not isinstance(template, str) or not params or not isinstance(params, list | dict):
+            return
+        formatted = format_params(template, params)
+        scrubbed = self.redact_text(formatted)
+        if scrubbed == formatted:
+            return
+
+        def lost(value: Any) -> bool:
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                return False
+            text = str(value)
+            return bool(text) and text in formatted and text not in scrubbed
+
+        if isinstance(params, list):
+            entry["params"] = [p.FILTERED if lost(v) else v for v in params]
+        else:
+            entry["params"] = {k: p.FILTERED if lost(v) else v for k, v in params.items()}
 
     def _optional_text(self, value: Any) -> Any:
         return self.redact_text(value) if isinstance(value, str) else value
