@@ -205,16 +205,21 @@ class Redactor:
             key_cache = self._key_cache
             out: Any = {}
             for key, value in src.items():
-                kind = key_cache.get(key, -1) if isinstance(key, str) else _PLAIN
-                if kind < 0:
-                    kind = self._key_kind(key)
+                kind = key_cache.get(key)
+                if kind is None:
+                    kind = self._key_kind(key) if isinstance(key, str) else _PLAIN
                 if kind == _VERSION and not forced and _is_version(value):
                     out[key] = value  # "1.1.1.2" under os.version is a version, not an address
                     continue
                 force = forced or kind >= _SENSITIVE
-                if not force and isinstance(value, str):
+                # The usual leaves first, by exact type: a short string found in the cache, and
+                # numbers, booleans and None, which stay as they are unless filtered.
+                cls = value.__class__
+                if not force and cls is str:
                     redacted = text_cache.get(value)
                     out[key] = redacted if redacted is not None else text(value)
+                elif not force and (cls is int or cls is bool or value is None):
+                    out[key] = value
                 elif isinstance(value, _CONTAINERS):
                     out[key] = self._copy(value, force, budget - 1)
                 else:
