@@ -3,7 +3,9 @@
 One seed JSON event and one Sentry envelope, each carrying every kind of secret in every place a
 client puts them, go through real ingest and a real worker calling the fake LLM server. Then the
 test reads what a leak would look like: the bodies the fake server received, and the stored
-`error_events.payload` / `data` columns and the issue's title.
+`error_events.payload` / `data` columns and the issue's title. A second test does the same for
+secrets that no single field holds, which appear only when a logging template is formatted with
+its params.
 """
 
 from __future__ import annotations
