@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 
 LEVELS = ("fatal", "error", "warning", "info", "debug")
+# The free-form parts of `NormalizedEvent.request` (the rest is the request line and headers).
+REQUEST_TREES = ("data", "env", "cookies")
 
 
 @dataclass

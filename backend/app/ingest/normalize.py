@@ -5,6 +5,16 @@ dropped, never raised on; strings are capped with a visible marker; non-finite f
 characters and lone surrogates (which PostgreSQL's jsonb and text refuse) are replaced, so the
 result can always be stored. The seed's `stack` text is parsed into an exception chain when it
 looks like a Python, JavaScript or Java stack trace.
+
+Ingest scrubs the client's payload once (`redact_payload`) and passes the scrubbed copy as
+`scrubbed`: the free-form trees (frame vars, request data/env/cookies, user, contexts, breadcrumbs,
+extra) are taken from it, only bounded on the way. Everything else is read from the payload as
+sent: labels (ids, levels, release, exception types, frame locations), which stay as sent, and the
+text this module reshapes or composes (messages formatted from their params, exception values,
+source lines, fingerprint, transaction, the request line and headers, tags, numbers turned into
+text, a parsed stack trace), which `Redactor.redact_normalized` scrubs afterwards. A scrubbed copy
+has the payload's shape (same keys, same list lengths), which is what lets the two be read side by
+side.
 """
 
 from __future__ import annotations
@@ -15,10 +25,10 @@ import re
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
+from app.ingest.event import REQUEST_TREES, ExceptionInfo, Frame, NormalizedEvent
 
 TRUNCATION_MARKER = "…[truncated]"
 MAX_MESSAGE = 8 * 1024  # message, logentry, exception value
@@ -103,7 +113,9 @@ def _finite_number(value: Any) -> bool:
 def _text(value: Any, limit: int, *, numbers: bool = False) -> str | None:
     """A string field; numbers are stringified only where a client may send them (e.g. release)."""
     if isinstance(value, str):
-        return _capped(value, limit)
+        if len(value) <= limit and value.isascii() and "\x00" not in value:
+            return value  # `_capped`'s fast path, inline: this runs for every field of every frame
+        return truncate(_clean(value), limit)
     if numbers and _finite_number(value):
         return truncate(str(value), limit)
     return None
@@ -123,9 +135,66 @@ def _bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _json_safe(value: Any, depth: int = 0) -> Any:
-    """Free-form client data made storable: bounded size and depth, finite numbers, clean strings."""
-    # Most frequent types first: this runs for every node of the free-form parts of every event.
+def _storable_text(text: str, limit: int) -> bool:
+    """True when `text` can be stored as it is: within `limit`, no NUL, encodable as UTF-8."""
+    if len(text) > limit or "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_safe(value: Any) -> Any:
+    """Free-form client data made storable: bounded size and depth, finite numbers, clean strings.
+
+    Data that needs no change, nearly all of it, is returned as it is rather than copied: the result
+    may share objects with `value`, and neither must be changed afterwards.
+    """
+    return value if _is_json_safe(value, 0) else _json_copy(value, 0)
+
+
+def _is_json_safe(value: Any, depth: int) -> bool:
+    # A walk that allocates nothing; it runs for every node of the free-form parts of every event,
+    # so the frequent leaves (short ASCII strings, ints, None) are tested inline, by exact type.
+    cls = value.__class__
+    if cls is dict:
+        if depth >= MAX_DEPTH or len(value) > MAX_ITEMS:
+            return False
+        for key, item in value.items():
+            if key.__class__ is not str:
+                return False
+            plain = len(key) <= MAX_NAME and key.isascii() and "\x00" not in key
+            if not plain and not _storable_text(key, MAX_NAME):
+                return False
+            kind = item.__class__
+            if kind is str:
+                if not (
+                    (len(item) <= MAX_FREE_STRING and item.isascii() and "\x00" not in item)
+                    or _storable_text(item, MAX_FREE_STRING)
+                ):
+                    return False
+            elif not (item is None or kind is int or kind is bool or _is_json_safe(item, depth + 1)):
+                return False
+        return True
+    if cls is list:
+        return (
+            depth < MAX_DEPTH
+            and len(value) <= MAX_ITEMS
+            and all(item is None or item.__class__ is int or _is_json_safe(item, depth + 1) for item in value)
+        )
+    if cls is str:
+        return _storable_text(value, MAX_FREE_STRING)
+    if cls is float:
+        return math.isfinite(value)
+    return value is None or cls is int or cls is bool
+
+
+def _json_copy(value: Any, depth: int) -> Any:
+    """A storable copy of `value` (see `_json_safe`)."""
     if isinstance(value, str):
         return _capped(value, MAX_FREE_STRING)
     if value is None or isinstance(value, bool | int):
@@ -138,9 +207,9 @@ def _json_safe(value: Any, depth: int = 0) -> Any:
         return TRUNCATION_MARKER
     if isinstance(value, dict):
         items = value.items() if len(value) <= MAX_ITEMS else list(value.items())[:MAX_ITEMS]
-        return {_capped(str(k), MAX_NAME): _json_safe(v, depth + 1) for k, v in items}
+        return {_capped(str(k), MAX_NAME): _json_copy(v, depth + 1) for k, v in items}
     if isinstance(value, list | tuple):
-        return [_json_safe(v, depth + 1) for v in value[:MAX_ITEMS]]
+        return [_json_copy(v, depth + 1) for v in value[:MAX_ITEMS]]
     return _capped(str(value), MAX_FREE_STRING)
 
 
@@ -155,6 +224,17 @@ def _pairs(value: Any) -> Iterable[tuple[Any, Any]]:
     if isinstance(value, list):
         return [(p[0], p[1]) for p in value if isinstance(p, list | tuple) and len(p) == 2]
     return []
+
+
+def _aligned(values: list[Any], scrubbed: Any) -> list[tuple[Any, Any]]:
+    """Each item of a raw list beside its scrubbed counterpart (None when the shapes disagree)."""
+    if isinstance(scrubbed, list) and len(scrubbed) == len(values):
+        return list(zip(values, scrubbed, strict=True))
+    return [(value, None) for value in values]
+
+
+def _get(scrubbed: Any, key: str) -> Any:
+    return scrubbed.get(key) if isinstance(scrubbed, dict) else None
 
 
 def _aware(moment: datetime) -> datetime:
@@ -221,8 +301,24 @@ def normalize_status_code(value: Any) -> int | None:
 _FORMAT_TOKEN = re.compile(r"%%|%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdrifgeEGxXoc]|\{\d*\}")
 
 
-def _format_params(template: str, params: Any) -> str:
+def format_params(template: str, params: Any, limit: int = MAX_MESSAGE) -> str:
+    """A logging template with its params in, as SDKs format it: %s, %(name)s and {0} placeholders.
+
+    Params stop being substituted once they add up to more than `limit` characters: the text past
+    that point is cut off anyway, and "{0}" repeated a thousand times must not copy a big param a
+    thousand times.
+    """
     # Our own substitution, not `%`: a client-supplied "%999999999d" must not allocate gigabytes.
+    produced = 0
+
+    def put(value: Any) -> str:
+        nonlocal produced
+        if produced > limit:
+            return ""
+        text = str(value)
+        produced += len(text)
+        return text
+
     if isinstance(params, dict):
         named = {str(k): v for k, v in params.items()}
 
@@ -231,7 +327,7 @@ def _format_params(template: str, params: Any) -> str:
             name = re.match(r"%\(([^)]*)\)", token)
             if token == "%%":
                 return "%"
-            return str(named[name.group(1)]) if name and name.group(1) in named else token
+            return put(named[name.group(1)]) if name and name.group(1) in named else token
 
         return _FORMAT_TOKEN.sub(by_name, template)
     if not isinstance(params, list | tuple) or not params:
@@ -245,9 +341,9 @@ def _format_params(template: str, params: Any) -> str:
             return "%"
         if token.startswith("{") and token != "{}":
             index = int(token[1:-1])
-            return str(queue[index]) if index < len(queue) else token
+            return put(queue[index]) if index < len(queue) else token
         index = next(position, None)
-        return str(queue[index]) if index is not None else token
+        return put(queue[index]) if index is not None else token
 
     return _FORMAT_TOKEN.sub(by_position, template)
 
@@ -261,44 +357,46 @@ def _message_parts(value: Any) -> tuple[str | None, str | None]:
     formatted = _text(value.get("formatted"), MAX_MESSAGE)
     template = _text(value.get("message"), MAX_MESSAGE)
     if formatted is None and template is not None:
-        formatted = _capped(_format_params(template, value.get("params")), MAX_MESSAGE)
+        formatted = _capped(format_params(template, value.get("params")), MAX_MESSAGE)
     return formatted, template
 
 
-def _lines(value: Any) -> list[str]:
+def _lines(value: Any, first: bool) -> list[str]:
+    """Source lines, at most MAX_CONTEXT_LINES: the first ones (post_context) or the last (pre_context)."""
     if not isinstance(value, list):
         return []
-    return [_capped(v, MAX_LINE) if isinstance(v, str) else "" for v in value]
+    kept = value[:MAX_CONTEXT_LINES] if first else value[-MAX_CONTEXT_LINES:]
+    return [_capped(v, MAX_LINE) if isinstance(v, str) else "" for v in kept]
 
 
-def _frame(data: dict[str, Any]) -> Frame:
-
+def _frame(data: dict[str, Any], scrubbed: Any) -> Frame:
+    get = data.get
     return Frame(
-        filename=_text(data.get("filename"), MAX_PATH),
-        abs_path=_text(data.get("abs_path"), MAX_PATH),
-        module=_text(data.get("module"), MAX_NAME),
-        function=_text(data.get("function"), MAX_NAME),
-        lineno=_int(data.get("lineno")),
-        colno=_int(data.get("colno")),
-        in_app=_bool(data.get("in_app")),
-        context_line=_text(data.get("context_line"), MAX_LINE),
-        pre_context=_lines(data.get("pre_context"))[-MAX_CONTEXT_LINES:],
-        post_context=_lines(data.get("post_context"))[:MAX_CONTEXT_LINES],
-        vars=_mapping(data.get("vars")),
+        filename=_text(get("filename"), MAX_PATH),
+        abs_path=_text(get("abs_path"), MAX_PATH),
+        module=_text(get("module"), MAX_NAME),
+        function=_text(get("function"), MAX_NAME),
+        lineno=_int(get("lineno")),
+        colno=_int(get("colno")),
+        in_app=_bool(get("in_app")),
+        context_line=_text(get("context_line"), MAX_LINE),
+        pre_context=_lines(get("pre_context"), first=False),
+        post_context=_lines(get("post_context"), first=True),
+        vars=_mapping(_get(scrubbed, "vars")),
     )
 
 
-def _frames(stacktrace: Any) -> list[Frame]:
+def _frames(stacktrace: Any, scrubbed: Any) -> list[Frame]:
     if not isinstance(stacktrace, dict) or not isinstance(stacktrace.get("frames"), list):
         return []
-    frames = [_frame(f) for f in stacktrace["frames"] if isinstance(f, dict)]
-    if len(frames) > MAX_FRAMES:
+    pairs = [p for p in _aligned(stacktrace["frames"], _get(scrubbed, "frames")) if isinstance(p[0], dict)]
+    if len(pairs) > MAX_FRAMES:  # dropped before they are built: 1 MiB of "{}," is 300,000 frames
         half = MAX_FRAMES // 2
-        frames = frames[:half] + frames[-half:]
-    return frames
+        pairs = pairs[:half] + pairs[-half:]
+    return [_frame(f, c) for f, c in pairs]
 
 
-def _exception(data: dict[str, Any]) -> ExceptionInfo | None:
+def _exception(data: dict[str, Any], scrubbed: Any) -> ExceptionInfo | None:
     mechanism = data.get("mechanism") if isinstance(data.get("mechanism"), dict) else {}
     exc = ExceptionInfo(
         type=_text(data.get("type"), MAX_NAME),
@@ -307,19 +405,21 @@ def _exception(data: dict[str, Any]) -> ExceptionInfo | None:
         mechanism_type=_text(mechanism.get("type"), MAX_NAME),
         handled=_bool(mechanism.get("handled")),
         synthetic=mechanism.get("synthetic") is True,
-        frames=_frames(data.get("stacktrace")),
+        frames=_frames(data.get("stacktrace"), _get(scrubbed, "stacktrace")),
     )
     if exc.type is None and exc.value is None and not exc.frames:
         return None
     return exc
 
 
-def _exceptions(value: Any) -> list[ExceptionInfo]:
+def _exceptions(value: Any, scrubbed: Any) -> list[ExceptionInfo]:
     values = value.get("values") if isinstance(value, dict) else value
     if not isinstance(values, list):
         return []
+    scrubbed_values = scrubbed.get("values") if isinstance(scrubbed, dict) else scrubbed
     # Oldest first: when too long, drop the oldest causes and keep what was finally raised.
-    chain = [_exception(v) for v in values[-MAX_EXCEPTIONS:] if isinstance(v, dict)]
+    pairs = _aligned(values, scrubbed_values)[-MAX_EXCEPTIONS:]
+    chain = [_exception(v, c) for v, c in pairs if isinstance(v, dict)]
     return [exc for exc in chain if exc is not None]
 
 
@@ -358,7 +458,7 @@ def _fingerprint(value: Any) -> list[str] | None:
     return kept or None
 
 
-def _request(value: Any) -> dict[str, Any]:
+def _request(value: Any, scrubbed: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         return {}
     request: dict[str, Any] = {}
@@ -392,9 +492,10 @@ def _request(value: Any) -> dict[str, Any]:
     }
     if headers:
         request["headers"] = headers
-    for key in ("data", "env", "cookies"):
-        if value.get(key) is not None:
-            request[key] = _json_safe(value[key])
+    for key in REQUEST_TREES:
+        tree = _get(scrubbed, key)
+        if tree is not None:
+            request[key] = _json_safe(tree)
     return request
 
 
@@ -424,19 +525,38 @@ def _scalar_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _scrubbed_side(data: dict[str, Any], scrubbed: Any) -> dict[str, Any]:
+    if scrubbed is None:
+        return data  # no scrubbed copy: the trees come from the payload as sent
+    return scrubbed if isinstance(scrubbed, dict) else {}
+
+
+class Normalizer(Protocol):
+    """`normalize_sentry_event` or `normalize_seed_event`."""
+
+    def __call__(
+        self, data: dict[str, Any], *, received_at: datetime, scrubbed: dict[str, Any] | None = None
+    ) -> NormalizedEvent: ...
+
+
 # ---------------------------------------------------------------------------------------------
 # Sentry events.
 
 
-def normalize_sentry_event(data: dict[str, Any], *, received_at: datetime) -> NormalizedEvent:
-    """A Sentry event payload (envelope `event` item or /store/ body) as a NormalizedEvent."""
+def normalize_sentry_event(
+    data: dict[str, Any], *, received_at: datetime, scrubbed: dict[str, Any] | None = None
+) -> NormalizedEvent:
+    """A Sentry event payload (envelope `event` item or /store/ body) as a NormalizedEvent.
+
+    `scrubbed`: `data` after `redact_payload`, where the free-form trees are taken from (see above).
+    """
     if not isinstance(data, dict):
         data = {}
+    scrubbed = _scrubbed_side(data, scrubbed)
     message, template = _message_parts(data.get("logentry"))
     if message is None and template is None:
         message, template = _message_parts(data.get("message"))
     tags = _tags(data.get("tags"))
-    contexts = _mapping(data.get("contexts"))
     platform = _text(data.get("platform"), 64)
     return NormalizedEvent(
         event_id=normalize_event_id(data.get("event_id")),
@@ -445,15 +565,15 @@ def normalize_sentry_event(data: dict[str, Any], *, received_at: datetime) -> No
         level=normalize_level(data.get("level")),
         message=message,
         message_template=template,
-        exceptions=_exceptions(data.get("exception")),
+        exceptions=_exceptions(data.get("exception"), scrubbed.get("exception")),
         fingerprint=_fingerprint(data.get("fingerprint")),
         status_code=_status_from(data, tags),
-        request=_request(data.get("request")),
-        user=_mapping(data.get("user")),
+        request=_request(data.get("request"), scrubbed.get("request")),
+        user=_mapping(scrubbed.get("user")),
         tags=tags,
-        contexts=contexts,
-        breadcrumbs=_breadcrumbs(data.get("breadcrumbs")),
-        extra=_mapping(data.get("extra")),
+        contexts=_mapping(scrubbed.get("contexts")),
+        breadcrumbs=_breadcrumbs(scrubbed.get("breadcrumbs")),
+        extra=_mapping(scrubbed.get("extra")),
         sdk=_mapping(data.get("sdk")),
         **_scalar_fields(data),
     )
@@ -483,10 +603,17 @@ _SEED_FIELDS = {
 }
 
 
-def normalize_seed_event(data: dict[str, Any], *, received_at: datetime) -> NormalizedEvent:
-    """The seed's JSON event as a NormalizedEvent; `stack` text becomes an exception when parseable."""
+def normalize_seed_event(
+    data: dict[str, Any], *, received_at: datetime, scrubbed: dict[str, Any] | None = None
+) -> NormalizedEvent:
+    """The seed's JSON event as a NormalizedEvent; `stack` text becomes an exception when parseable.
+
+    `scrubbed`: `data` after `redact_payload`; `user` and `extra` (the fields the seed does not
+    know, and the stack text as sent) are taken from it. Exceptions are parsed from `stack` as sent.
+    """
     if not isinstance(data, dict):
         data = {}
+    scrubbed = _scrubbed_side(data, scrubbed)
     status = normalize_status_code(data.get("status_code"))
     level = "error" if status is None or status >= 500 else "warning" if status >= 400 else "info"
     request: dict[str, Any] = {}
@@ -499,13 +626,15 @@ def normalize_seed_event(data: dict[str, Any], *, received_at: datetime) -> Norm
         request["url"] = path
     exceptions: list[ExceptionInfo] = []
     platform = "other"
-    extra = {k: _json_safe(v) for k, v in list(data.items())[:MAX_ITEMS] if k not in _SEED_FIELDS}
+    extra = {k: _json_safe(v) for k, v in list(scrubbed.items())[:MAX_ITEMS] if k not in _SEED_FIELDS}
     stack = data.get("stack")
     if isinstance(stack, str) and stack.strip():
         exceptions, parsed_platform = parse_stack_text(stack)
         platform = parsed_platform or platform
         # The text as sent stays available to analysis, parsed or not.
-        extra["stack"] = _capped(stack, MAX_STACK_TEXT)
+        scrubbed_stack = scrubbed.get("stack")
+        if isinstance(scrubbed_stack, str):
+            extra["stack"] = _capped(scrubbed_stack, MAX_STACK_TEXT)
     return NormalizedEvent(
         event_id=normalize_event_id(data.get("event_id")),
         timestamp=parse_timestamp(data.get("timestamp"), received_at),
@@ -516,7 +645,7 @@ def normalize_seed_event(data: dict[str, Any], *, received_at: datetime) -> Norm
         fingerprint=_fingerprint(data.get("fingerprint")),
         status_code=status,
         request=request,
-        user=_mapping(data.get("user")),
+        user=_mapping(scrubbed.get("user")),
         tags=_tags(data.get("tags")),
         extra=extra,
         **_scalar_fields(data),
@@ -714,6 +843,8 @@ def parse_stack_text(text: str) -> tuple[list[ExceptionInfo], str | None]:
 
 __all__ = [
     "TRUNCATION_MARKER",
+    "Normalizer",
+    "format_params",
     "normalize_event_id",
     "normalize_level",
     "normalize_seed_event",

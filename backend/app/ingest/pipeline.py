@@ -1,4 +1,4 @@
-"""The ingest unit of work shared by every endpoint: scrub and group, store (group commit), dispatch.
+"""The ingest unit of work shared by every endpoint: scrub, normalize, group, store (group commit), dispatch.
 
 Accepted means stored: callers answer 2xx only after `accept_event` returns, which is after the
 commit of the transaction that holds the event (many concurrent events share one; see
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, cast
 
 import psycopg
@@ -24,7 +25,7 @@ from app.db import get_async_sessionmaker
 from app.errors import AppError
 from app.ingest.batcher import get_batcher
 from app.ingest.deadline import deadline
-from app.ingest.event import NormalizedEvent
+from app.ingest.normalize import Normalizer
 from app.ingest.prepare import prepare_event
 from app.ingest.service import StoredEvent
 from app.models import Project
@@ -97,15 +98,19 @@ async def accept_event(
     session: AsyncSession,
     dispatcher: AnalysisDispatcher,
     project: Project,
-    event: NormalizedEvent,
     payload: dict[str, Any],
+    normalize: Normalizer,
+    *,
+    received_at: datetime,
 ) -> StoredEvent:
-    """Scrub and group the event, store it (committed when this returns), then dispatch a new analysis.
+    """Scrub the payload, normalize and group the event, store it (committed when this returns),
+    then dispatch a new analysis.
 
-    Call it inside `ingest_session()`: database failures, here those of the shared transaction,
-    become the answers described there.
+    Call it inside `ingest_session()`, once the request is authenticated and within its rate limit:
+    the CPU work of an event is spent only on events that will be stored. Database failures, here
+    those of the shared transaction, become the answers described there.
     """
-    prepared = prepare_event(project.id, event, payload)
+    prepared = prepare_event(project.id, payload, normalize, received_at=received_at)
     # The request's own writes (a project auto-created for it) must be visible to the batch's
     # transaction. Usually there are none and no session was even created (see LazySession).
     await session.commit()

@@ -1,15 +1,21 @@
-"""The per-event CPU work of ingest: scrub an event and its payload, group it, serialise both."""
+"""The per-event CPU work of ingest: scrub the payload, build the event from it, group, serialise.
+
+The client's payload is scrubbed once (`redact_payload`) and the event is normalized beside the
+scrubbed copy, taking its free-form trees from it (app/ingest/normalize.py); `redact_normalized`
+then scrubs only what normalization read from the payload as sent and reshaped.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from app.db import dumps_jsonb
-from app.grouping.fingerprint import compute_grouping
+from app.grouping.fingerprint import Grouping, compute_grouping, event_title
 from app.ingest.event import NormalizedEvent
-from app.privacy.redact import redact_event, redact_payload
+from app.ingest.normalize import Normalizer
+from app.privacy.redact import get_redactor
 
 
 @dataclass(frozen=True)
@@ -38,10 +44,16 @@ class PreparedEvent:
         return (self.project_id, self.event_id)
 
 
-def prepare_event(project_id: int, event: NormalizedEvent, payload: dict[str, Any]) -> PreparedEvent:
-    """Scrub the event and its payload, group it, and serialise both for the JSONB columns."""
-    event = redact_event(event)
-    grouping = compute_grouping(event)
+def prepare_event(
+    project_id: int, payload: dict[str, Any], normalize: Normalizer, *, received_at: datetime
+) -> PreparedEvent:
+    """Scrub the payload, normalize it into an event (scrubbed too), group it, serialise both."""
+    redactor = get_redactor()
+    scrubbed = redactor.redact_payload(payload)
+    event = normalize(payload, received_at=received_at, scrubbed=scrubbed)
+    template_as_sent = event.message_template
+    redactor.redact_normalized(event)
+    grouping = _grouping(event, template_as_sent)
     return PreparedEvent(
         project_id=project_id,
         event_id=event.event_id,
@@ -56,7 +68,20 @@ def prepare_event(project_id: int, event: NormalizedEvent, payload: dict[str, An
         timestamp=event.timestamp,
         received_at=datetime.now(UTC),
         needs_analysis=event.needs_analysis,
-        payload_json=dumps_jsonb(redact_payload(payload)),
+        payload_json=dumps_jsonb(scrubbed),
         # orjson writes the dataclass itself: the JSON of event.to_dict() without asdict's deep copy.
         data_json=dumps_jsonb(event),
     )
+
+
+def _grouping(event: NormalizedEvent, template_as_sent: str | None) -> Grouping:
+    """The grouping of the scrubbed event, with the logging template as sent.
+
+    Grouping v1 has always read the template unscrubbed (only the stored copy is scrubbed now):
+    scrubbing it first would move events whose template holds an address or an email to new
+    issues. Only the fingerprint, a hash, sees it; the title is the scrubbed event's.
+    """
+    if event.message_template == template_as_sent:
+        return compute_grouping(event)
+    grouping = compute_grouping(replace(event, message_template=template_as_sent))
+    return replace(grouping, title=event_title(event))

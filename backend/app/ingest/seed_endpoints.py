@@ -71,7 +71,7 @@ async def ingest_seed_event(request: Request) -> EventAccepted:
         seed = SeedEventIn.model_validate(raw)
     except ValidationError as exc:
         raise AppError(describe_validation_error(exc), 422) from exc
-    event = normalize_seed_event(raw, received_at=datetime.now(UTC))
+    received_at = datetime.now(UTC)
     settings = get_settings()
     async with ingest_session() as session:
         project = await project_service.get_or_create_by_key(
@@ -80,7 +80,9 @@ async def ingest_seed_event(request: Request) -> EventAccepted:
         if project is None:
             raise AppError(f"unknown project_key {seed.project_key!r}", 403)
         await enforce_rate_limit(request, project)
-        stored = await accept_event(session, request.app.state.dispatcher, project, event, raw)
+        stored = await accept_event(
+            session, request.app.state.dispatcher, project, raw, normalize_seed_event, received_at=received_at
+        )
     return EventAccepted(
         id=stored.id,
         event_id=stored.event_id,

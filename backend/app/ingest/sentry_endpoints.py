@@ -59,13 +59,16 @@ async def authenticate(session: AsyncSession, project_id: str, key: str) -> Proj
 
 
 async def store_sentry_event(request: Request, project_id: str, key: str, data: dict[str, Any]) -> str:
-    """Normalize, authenticate and store one Sentry event; returns its event_id."""
-    event = normalize_sentry_event(data, received_at=datetime.now(UTC))
+    """Authenticate, then normalize and store one Sentry event; returns its event_id."""
+    received_at = datetime.now(UTC)
     async with ingest_session() as session:
         project = await authenticate(session, project_id, key)
         await enforce_rate_limit(request, project)
-        await accept_event(session, request.app.state.dispatcher, project, event, data)
-    return event.event_id
+        dispatcher = request.app.state.dispatcher
+        stored = await accept_event(
+            session, dispatcher, project, data, normalize_sentry_event, received_at=received_at
+        )
+    return stored.event_id
 
 
 # The slash-less spellings are served too: a redirect would make clients resend (or drop) the body.

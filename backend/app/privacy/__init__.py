@@ -1,4 +1,6 @@
-"""Secret and PII scrubbing: `redact_event` before an event is stored, again before an LLM call."""
+"""Secret and PII scrubbing: the payload and the event built from it before they are stored
+(`redact_payload`, then `redact_normalized`), and the stored event again before an LLM call
+(`redact_event`)."""
 
 from app.privacy.patterns import AWS_KEY, CARD, EMAIL, FILTERED, IP, JWT, MARKERS, PRIVATE_KEY, TOKEN
 from app.privacy.redact import (
@@ -6,6 +8,7 @@ from app.privacy.redact import (
     configure_redactor,
     get_redactor,
     redact_event,
+    redact_normalized,
     redact_payload,
     redact_text,
     redact_value,
@@ -26,6 +29,7 @@ __all__ = [
     "configure_redactor",
     "get_redactor",
     "redact_event",
+    "redact_normalized",
     "redact_payload",
     "redact_text",
     "redact_value",

@@ -28,7 +28,8 @@ import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
+from app.ingest.event import REQUEST_TREES, ExceptionInfo, Frame, NormalizedEvent
+from app.ingest.normalize import format_params
 from app.privacy import patterns as p
 
 _KEY_CACHE_LIMIT = 10_000
@@ -204,16 +205,21 @@ class Redactor:
             key_cache = self._key_cache
             out: Any = {}
             for key, value in src.items():
-                kind = key_cache.get(key, -1) if isinstance(key, str) else _PLAIN
-                if kind < 0:
-                    kind = self._key_kind(key)
+                kind = key_cache.get(key)
+                if kind is None:
+                    kind = self._key_kind(key) if isinstance(key, str) else _PLAIN
                 if kind == _VERSION and not forced and _is_version(value):
                     out[key] = value  # "1.1.1.2" under os.version is a version, not an address
                     continue
                 force = forced or kind >= _SENSITIVE
-                if not force and isinstance(value, str):
+                # The usual leaves first, by exact type: a short string found in the cache, and
+                # numbers, booleans and None, which stay as they are unless filtered.
+                cls = value.__class__
+                if not force and cls is str:
                     redacted = text_cache.get(value)
                     out[key] = redacted if redacted is not None else text(value)
+                elif not force and (cls is int or cls is bool or value is None):
+                    out[key] = value
                 elif isinstance(value, _CONTAINERS):
                     out[key] = self._copy(value, force, budget - 1)
                 else:
@@ -303,6 +309,7 @@ class Redactor:
         return _replace(
             event,
             message=text(event.message),
+            message_template=text(event.message_template),
             exceptions=[self._exception(e) for e in event.exceptions],
             fingerprint=None if event.fingerprint is None else [text(f) for f in event.fingerprint],
             transaction=text(event.transaction),
@@ -313,6 +320,36 @@ class Redactor:
             breadcrumbs=self.redact_value(event.breadcrumbs),
             extra=self.redact_value(event.extra),
         )
+
+    def redact_normalized(self, event: NormalizedEvent) -> None:
+        """Finish scrubbing, in place, an event just normalized with `scrubbed=redact_payload(payload)`.
+
+        Normalization takes the free-form trees (frame vars, request data/env/cookies, user,
+        contexts, breadcrumbs, extra) from the scrubbed payload; they are left alone here. The rest
+        it reads from the payload as sent, and may reshape: a message formatted from its params
+        (["password", "hunter2"] into "%s=%s"), numbers turned into text, a URL split into path and
+        query, a stack trace parsed into exceptions, strings cut to length. Those fields are
+        scrubbed here as `redact_event` scrubs them, so grouping reads the very values it always
+        did (the logging template aside: app/ingest/prepare.py); they are few and short, mostly
+        found in the text cache. Labels are kept, as `redact_event` keeps them.
+        """
+        text = self._optional_text
+        event.message = text(event.message)
+        event.message_template = text(event.message_template)
+        for exc in event.exceptions:
+            exc.value = text(exc.value)
+            for frame in exc.frames:
+                frame.context_line = text(frame.context_line)
+                frame.pre_context = [text(line) for line in frame.pre_context]
+                frame.post_context = [text(line) for line in frame.post_context]
+        if event.fingerprint is not None:
+            event.fingerprint = [text(f) for f in event.fingerprint]
+        event.transaction = text(event.transaction)
+        request = event.request
+        if request:
+            shaped = self.redact_value({k: v for k, v in request.items() if k not in REQUEST_TREES})
+            event.request = {k: request[k] if k in REQUEST_TREES else shaped[k] for k in request}
+        event.tags = self.redact_value(event.tags)
 
     def redact_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Return a redacted copy of a raw client payload (what is stored in `error_events.payload`)."""
@@ -325,7 +362,35 @@ class Redactor:
         if isinstance(modules, dict):
             # Sentry's `modules` maps package names to versions; "1.1.1.2" there is no address.
             out["modules"] = {k: v if _is_version(v) else out["modules"][k] for k, v in modules.items()}
+        for key in ("logentry", "message"):
+            if isinstance(out.get(key), dict):
+                self._filter_composed_params(out[key])
         return out
+
+    def _filter_composed_params(self, entry: dict[str, Any]) -> None:
+        """Filter the params of a (scrubbed) logentry that form a secret only once formatted.
+
+        Each param was scrubbed on its own, but "retry with %s=%s" and ["token", "t0k3n"] make
+        "token=t0k3n": a param whose text the formatted message loses to scrubbing is filtered.
+        """
+        template, params = entry.get("message"), entry.get("params")
+        if not isinstance(template, str) or not params or not isinstance(params, list | dict):
+            return
+        formatted = format_params(template, params)
+        scrubbed = self.redact_text(formatted)
+        if scrubbed == formatted:
+            return
+
+        def lost(value: Any) -> bool:
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                return False
+            text = str(value)
+            return bool(text) and text in formatted and text not in scrubbed
+
+        if isinstance(params, list):
+            entry["params"] = [p.FILTERED if lost(v) else v for v in params]
+        else:
+            entry["params"] = {k: p.FILTERED if lost(v) else v for k, v in params.items()}
 
     def _optional_text(self, value: Any) -> Any:
         return self.redact_text(value) if isinstance(value, str) else value
@@ -510,3 +575,8 @@ def redact_event(event: NormalizedEvent) -> NormalizedEvent:
 def redact_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """`Redactor.redact_payload` on the default redactor."""
     return get_redactor().redact_payload(payload)
+
+
+def redact_normalized(event: NormalizedEvent) -> None:
+    """`Redactor.redact_normalized` on the default redactor."""
+    get_redactor().redact_normalized(event)

@@ -3,7 +3,9 @@
 One seed JSON event and one Sentry envelope, each carrying every kind of secret in every place a
 client puts them, go through real ingest and a real worker calling the fake LLM server. Then the
 test reads what a leak would look like: the bodies the fake server received, and the stored
-`error_events.payload` / `data` columns and the issue's title.
+`error_events.payload` / `data` columns and the issue's title. A second test does the same for
+secrets that no single field holds, which appear only when a logging template is formatted with
+its params.
 """
 
 from __future__ import annotations
@@ -152,11 +154,11 @@ def sentry_event() -> dict:
     }
 
 
-def send_envelope(base_url: str) -> None:
+def send_envelope(base_url: str, event: dict | None = None, project_name: str = "secrets-sdk") -> None:
     with sync_session() as session:
-        project = create_project(session, "secrets-sdk")
+        project = create_project(session, project_name)
         project_id, key = project.id, project.public_key
-    event = sentry_event()
+    event = event or sentry_event()
     header = {"event_id": event["event_id"], "dsn": f"http://{key}@127.0.0.1/{project_id}"}
     body = "\n".join([json.dumps(header), json.dumps({"type": "event"}), json.dumps(event)]) + "\n"
     response = httpx.post(
@@ -202,3 +204,67 @@ def test_planted_secrets_reach_neither_the_llm_nor_the_database(
     assert WORKER_ONLY_SECRET in json.dumps(stored[0]["payload"])
     for issue in rows("SELECT title, culprit FROM issues"):
         assert leaked(json.dumps(issue)) == []
+
+
+# Secrets that no single field shows: normalization formats the logging template with its params,
+# and only the formatted message holds "token=..." (a [name, value] pair would be caught by itself).
+COMPOSED = {
+    "composed token": "C0mposedT0kenValue9",
+    "composed password": "N4medParamPassw0rd",
+    "template password": "TemplatePassw0rd77",
+}
+
+
+def composed_events() -> list[dict]:
+    return [
+        {
+            "event_id": uuid.uuid4().hex,
+            "platform": "python",
+            "level": "error",
+            "logger": "shop.auth",
+            # The template itself holds a secret too; it is stored beside the formatted message.
+            "logentry": {
+                "message": (
+                    f"login for %s failed (password={COMPOSED['template password']}), retry with %s=%s"
+                ),
+                "params": ["jane", "token", COMPOSED["composed token"]],
+            },
+        },
+        {
+            "event_id": uuid.uuid4().hex,
+            "platform": "python",
+            "level": "error",
+            "logger": "shop.db",
+            "logentry": {
+                "message": "reconnect as %(user)s with %(field)s: %(value)s",
+                "params": {"user": "app", "field": "password", "value": COMPOSED["composed password"]},
+            },
+        },
+    ]
+
+
+def test_secrets_composed_by_normalization_reach_neither_the_llm_nor_the_database(
+    live_server, workers, fake_llm: FakeLLMServer
+) -> None:
+    workers.ensure(llm_env(fake_llm))
+
+    for n, event in enumerate(composed_events()):
+        send_envelope(live_server.url, event, project_name=f"composed-{n}")
+    analyses = wait_final(2)
+
+    assert [a["status"] for a in analyses] == ["done", "done"]
+    sent = sent_text(fake_llm)
+    stored = rows("SELECT payload, data FROM error_events ORDER BY id")
+    issues = rows("SELECT title, culprit FROM issues ORDER BY id")
+    everything = sent + json.dumps(stored) + json.dumps(issues)
+    assert [name for name, secret in COMPOSED.items() if secret in everything] == []
+    # The messages arrived, formatted, with only the secrets replaced.
+    assert [row["data"]["message"] for row in stored] == [
+        "login for jane failed (password=[Filtered]), retry with token=[Filtered]",
+        "reconnect as app with password: [Filtered]",
+    ]
+    assert stored[0]["data"]["message_template"] == (
+        "login for %s failed (password=[Filtered]), retry with %s=%s"
+    )
+    assert "retry with token=[Filtered]" in sent
+    assert "reconnect as app with password: [Filtered]" in sent

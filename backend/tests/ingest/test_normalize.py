@@ -114,6 +114,9 @@ def test_message_as_string_object_and_logentry() -> None:
     assert named.message == "eve left"
     # a hostile width must not be honoured (it would allocate gigabytes with `%`)
     assert sentry(logentry={"message": "%999999999d", "params": [1]}).message == "1"
+    # nor a placeholder repeated to copy a big param thousands of times (gigabytes again)
+    repeated = sentry(logentry={"message": "{0}" * 2700, "params": ["x" * 900_000]})
+    assert repeated.message == "x" * (8192 - len(TRUNCATION_MARKER)) + TRUNCATION_MARKER
     assert sentry(message=12).message == "12"
     assert sentry(message=["x"]).message is None
 

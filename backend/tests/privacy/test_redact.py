@@ -579,6 +579,22 @@ def test_redact_payload_keeps_seed_fields_and_scrubs_sentry_fields() -> None:
     assert out["exception"]["values"][0]["value"] == "bad card [card]"
 
 
+def test_redact_payload_filters_logentry_params_that_form_a_secret_once_formatted() -> None:
+    payload = {
+        "logentry": {"message": "retry %s with %s=%s", "params": ["jane", "token", "t0kenValue42"]},
+        "message": {
+            "message": "as %(u)s, %(k)s: %(v)s; card %(n)s",
+            "params": {"u": "app", "k": "password", "v": "hunter2", "n": 4111111111111111},
+        },
+    }
+    out = redact_payload(payload)
+    assert out["logentry"] == {"message": "retry %s with %s=%s", "params": ["jane", "token", FILTERED]}
+    assert out["message"]["params"] == {"u": "app", "k": "password", "v": FILTERED, "n": FILTERED}
+    # params that form nothing stay as sent
+    plain = {"logentry": {"message": "order %s failed after %d tries", "params": ["A-17", 3]}}
+    assert redact_payload(plain) == plain
+
+
 # --- configuration --------------------------------------------------------------------------------
 
 
