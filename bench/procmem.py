@@ -1,4 +1,7 @@
-"""Peak memory of a server's process tree (API + workers), sampled from /proc in a background thread.
+"""Peak memory of a server's process tree (API + workers), sampled from /proc by a child process.
+
+The sampler runs in its own process, not in a thread of the load generator's: walking /proc five
+times a second would otherwise take the generator's GIL and slow the load it is measuring.
 
 RSS summed over processes counts pages shared by forked workers once per process (that is what
 "RSS of API + worker" means to most people); PSS splits shared pages fairly, so both are reported.
@@ -6,9 +9,10 @@ RSS summed over processes counts pages shared by forked workers once per process
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
 
 
 def _children_map() -> dict[int, list[int]]:
@@ -77,35 +81,45 @@ class MemPeak:
 
 
 class PeakSampler:
-    """Samples a process tree every `interval` seconds between start() and stop()."""
+    """Samples a process tree every `interval` seconds between start() and stop(), in a child process."""
 
     def __init__(self, roots: list[int], interval: float = 0.2) -> None:
         self.roots, self.interval = roots, interval
-        self.peak = MemPeak()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> None:
-        rss, pss, n = tree_memory_kb(self.roots)
-        p = self.peak
-        p.samples += 1
-        if rss > p.rss_kb:
-            p.rss_kb, p.processes = rss, n
-        p.pss_kb = max(p.pss_kb, pss)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._sample()
-            self._stop.wait(self.interval)
+        self._conn: Connection | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
 
     def start(self) -> PeakSampler:
         """Begin sampling."""
-        self._thread.start()
+        ours, theirs = multiprocessing.Pipe()
+        self._conn = ours
+        self._process = multiprocessing.get_context("fork").Process(
+            target=_sample_until_told, args=(self.roots, self.interval, theirs), daemon=True
+        )
+        self._process.start()
+        theirs.close()
         return self
 
     def stop(self) -> MemPeak:
         """Stop sampling (after one last sample) and return the peak."""
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-        return self.peak
+        assert self._conn is not None and self._process is not None
+        self._conn.send("stop")
+        peak = MemPeak(**self._conn.recv())
+        self._process.join()
+        return peak
+
+
+def _sample_until_told(roots: list[int], interval: float, conn: Connection) -> None:
+    peak = MemPeak()
+
+    def sample() -> None:
+        rss, pss, n = tree_memory_kb(roots)
+        peak.samples += 1
+        if rss > peak.rss_kb:
+            peak.rss_kb, peak.processes = rss, n
+        peak.pss_kb = max(peak.pss_kb, pss)
+
+    while not conn.poll(interval):
+        sample()
+    conn.recv()
+    sample()
+    conn.send(asdict(peak))

@@ -70,6 +70,7 @@ class Redactor:
         self._stem_re = re.compile(stems)
         self._key_cache: dict[str, int] = {}
         self._text_cache: dict[str, str] = {}
+        self._previous_texts: dict[str, str] = {}  # the generation before, see redact_text
 
     @classmethod
     def from_settings_values(cls, extra_patterns: list[str], extra_fields: list[str]) -> Redactor:
@@ -111,10 +112,17 @@ class Redactor:
         cached = self._text_cache.get(text)
         if cached is not None:
             return cached
-        out = self._redact_fixpoint(text)
+        out = self._previous_texts.get(text)
+        if out is None:
+            out = self._redact_fixpoint(text)
         if len(text) <= _TEXT_CACHE_MAX_CHARS:
             if len(self._text_cache) >= _TEXT_CACHE_LIMIT:
-                self._text_cache.clear()  # texts come from clients; never let the cache grow unbounded
+                # Texts come from clients, so the cache is bounded: two generations of at most the
+                # limit each. Unique ids fill a generation within a few hundred events; the strings
+                # that recur (source lines, paths, headers) are found in the previous generation and
+                # move to the new one instead of being scrubbed again after every turnover.
+                self._previous_texts = self._text_cache
+                self._text_cache = {}
             self._text_cache[text] = out
         return out
 
