@@ -1,7 +1,11 @@
 """Peak memory of a server's process tree (API + workers), sampled from /proc by a child process.
 
-The sampler runs in its own process, not in a thread of the load generator's: walking /proc five
-times a second would otherwise take the generator's GIL and slow the load it is measuring.
+The sampler must not slow the server it measures. It runs in its own process, not in a thread of the
+load generator's (whose GIL it would take), and it reads RSS from /proc/PID/status (kept counters)
+five times a second but PSS from /proc/PID/smaps_rollup only every PSS_EVERY-th sample: summing PSS
+walks the process's page tables under its memory-map lock, and doing that five times a second for
+the API and PostgreSQL measured 888 -> 636 accepted events/s on a 2-core machine. The tree of
+processes is re-read with the PSS samples; peak PSS is therefore sampled more coarsely than RSS.
 
 RSS summed over processes counts pages shared by forked workers once per process (that is what
 "RSS of API + worker" means to most people); PSS splits shared pages fairly, so both are reported.
@@ -53,12 +57,23 @@ def _status_kb(pid: int, field: str, path: str = "status") -> int:
     return 0
 
 
+PSS_EVERY = 10
+
+
 def tree_memory_kb(roots: list[int]) -> tuple[int, int, int]:
     """(RSS sum, PSS sum, process count) of the trees under `roots`, in KiB."""
     pids = tree_pids(roots)
-    rss = sum(_status_kb(p, "VmRSS:") for p in pids)
-    pss = sum(_status_kb(p, "Pss:", "smaps_rollup") for p in pids)
-    return rss, pss, len(pids)
+    return rss_kb(pids), pss_kb(pids), len(pids)
+
+
+def rss_kb(pids: list[int]) -> int:
+    """RSS summed over `pids` (cheap: counters the kernel keeps)."""
+    return sum(_status_kb(p, "VmRSS:") for p in pids)
+
+
+def pss_kb(pids: list[int]) -> int:
+    """PSS summed over `pids` (costly: walks each process's page tables)."""
+    return sum(_status_kb(p, "Pss:", "smaps_rollup") for p in pids)
 
 
 @dataclass
@@ -110,16 +125,20 @@ class PeakSampler:
 
 def _sample_until_told(roots: list[int], interval: float, conn: Connection) -> None:
     peak = MemPeak()
+    pids: list[int] = []
 
-    def sample() -> None:
-        rss, pss, n = tree_memory_kb(roots)
-        peak.samples += 1
+    def sample(with_pss: bool) -> None:
+        nonlocal pids
+        if with_pss:
+            pids = tree_pids(roots)
+            peak.pss_kb = max(peak.pss_kb, pss_kb(pids))
+        rss = rss_kb(pids)
         if rss > peak.rss_kb:
-            peak.rss_kb, peak.processes = rss, n
-        peak.pss_kb = max(peak.pss_kb, pss)
+            peak.rss_kb, peak.processes = rss, len(pids)
+        peak.samples += 1
 
     while not conn.poll(interval):
-        sample()
+        sample(with_pss=peak.samples % PSS_EVERY == 0)
     conn.recv()
-    sample()
+    sample(with_pss=True)
     conn.send(asdict(peak))

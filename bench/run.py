@@ -43,7 +43,7 @@ import storage
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-WARMUP_EVENTS = 40
+WARMUP_EVENTS = 500
 WARMUP_GROUPS = 4
 # Group number offsets so warm-up, envelope and seed-JSON events never share a group.
 OFFSET_ENVELOPE, OFFSET_SEED, OFFSET_WARMUP = 0, 500, 1000
