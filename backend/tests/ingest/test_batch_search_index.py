@@ -24,8 +24,7 @@ def prepared(project_id: int, exc_type: str, message: str | None, **fields: Any)
     event = error_event(exc_type, "boom", **fields)
     if message is not None:
         event["message"] = message
-    normalized = normalize_sentry_event(event, received_at=datetime.now(UTC))
-    return prepare_event(project_id, normalized, event)
+    return prepare_event(project_id, event, normalize_sentry_event, received_at=datetime.now(UTC))
 
 
 def store(events: list[PreparedEvent]) -> list[StoredEvent]:
