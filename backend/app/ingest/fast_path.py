@@ -60,9 +60,12 @@ def _match(path: str) -> tuple[Endpoint, int, dict[str, str]] | None:
     return endpoint, 200, {"project_id": m.group(1)}
 
 
-def _json_response(result: Any, status_code: int) -> Response:
+async def _send_json(send: Send, status_code: int, result: Any) -> None:
+    """The endpoint's answer as JSON, in the two ASGI messages a Starlette Response would send."""
     body = result.model_dump_json().encode() if isinstance(result, BaseModel) else orjson.dumps(result)
-    return Response(body, status_code=status_code, media_type="application/json")
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class IngestFastPath:
@@ -92,10 +95,12 @@ class IngestFastPath:
         scope["path_params"] = path_params
         request = Request(scope, receive)
         try:
-            response = _json_response(await endpoint(request=request, **path_params), status_code)
+            result = await endpoint(request=request, **path_params)
         except Exception as exc:  # every failure becomes the answer the application gives for it
             response = await self._handle(request, exc)
-        await response(scope, receive, send)
+            await response(scope, receive, send)
+            return
+        await _send_json(send, status_code, result)
 
     async def _handle(self, request: Request, exc: Exception) -> Response:
         """The answer the application's exception handler for this exception gives."""

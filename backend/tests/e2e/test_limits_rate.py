@@ -9,6 +9,7 @@ import time
 
 import httpx
 import pytest
+import redis
 
 from app.config import get_settings
 from app.db import sync_session
@@ -119,3 +120,14 @@ def test_concurrent_flood_is_cut_exactly_at_the_limit(live_server):
     statuses = asyncio.run(flood())
     assert statuses.count(200) == 25 and statuses.count(429) == 55, statuses
     assert scalar(f"SELECT count(*) FROM error_events WHERE project_id = {project_id}") == 25
+
+
+def test_the_minute_counters_expire_in_redis(live_server):
+    """Counters are per project and minute; each one goes away on its own shortly after its minute."""
+    project_id, key = make_project("counted", limit=100)
+    for _ in range(3):
+        assert post_store(live_server.url, project_id, key).status_code == 200
+    client = redis.Redis.from_url(get_settings().redis_url)
+    (counter,) = client.keys(f"faultline:rl:{project_id}:*")
+    assert int(client.get(counter)) == 3
+    assert 0 < client.ttl(counter) <= 65
