@@ -105,8 +105,9 @@ class FaultlineApp(FastAPI):
         self.ingest_fast_path = IngestFastPath(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.ingest_fast_path.wants(scope):
-            await self.ingest_fast_path(scope, receive, send)
+        route = self.ingest_fast_path.route(scope)
+        if route is not None:
+            await self.ingest_fast_path.serve(route, scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
 

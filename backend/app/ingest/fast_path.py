@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -49,8 +50,11 @@ _SENTRY_PATH = re.compile(r"/api/([^/]+)/(envelope|store)/?")
 _SEED_PATH = "/api/v1/events"
 
 
-def _match(path: str) -> tuple[Endpoint, int, dict[str, str]] | None:
-    """(endpoint, success status, path parameters) for an ingest path, else None."""
+IngestRoute = tuple[Endpoint, int, dict[str, str]]  # endpoint, success status, path parameters
+
+
+def _match(path: str) -> IngestRoute | None:
+    """The route of an ingest path, else None."""
     if path == _SEED_PATH:
         return ingest_seed_event, 201, {}
     m = _SENTRY_PATH.fullmatch(path)
@@ -73,25 +77,26 @@ class IngestFastPath:
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
-        self._with_cors = CORSMiddleware(self._serve, **CORS_OPTIONS)
 
-    def wants(self, scope: Scope) -> bool:
-        """True for an HTTP POST to one of the ingest paths."""
-        return scope["type"] == "http" and scope["method"] == "POST" and _match(scope["path"]) is not None
+    def route(self, scope: Scope) -> IngestRoute | None:
+        """The ingest route of an HTTP POST to one of the ingest paths, else None."""
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return None
+        return _match(scope["path"])
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def serve(self, route: IngestRoute, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the request `route` matched."""
         scope["app"] = self.app  # what Starlette sets: endpoints reach app.state through the request
+        serve_route = partial(self._serve, route)
         if any(name == b"origin" for name, _ in scope["headers"]):
-            await self._with_cors(scope, receive, send)
+            await CORSMiddleware(serve_route, **CORS_OPTIONS)(scope, receive, send)
         else:
             # Server SDKs send no Origin; the CORS layer would add only `Vary: Origin`, which no one
             # caching a POST answer needs.
-            await self._serve(scope, receive, send)
+            await serve_route(scope, receive, send)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        matched = _match(scope["path"])
-        assert matched is not None
-        endpoint, status_code, path_params = matched
+    async def _serve(self, route: IngestRoute, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint, status_code, path_params = route
         scope["path_params"] = path_params
         request = Request(scope, receive)
         try:

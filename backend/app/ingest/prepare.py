@@ -8,7 +8,7 @@ then scrubs only what normalization read from the payload as sent and reshaped.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from app.db import dumps_jsonb
@@ -66,7 +66,7 @@ def prepare_event(
         environment=event.environment,
         release=event.release,
         timestamp=event.timestamp,
-        received_at=datetime.now(UTC),
+        received_at=received_at,
         needs_analysis=event.needs_analysis,
         payload_json=dumps_jsonb(scrubbed),
         # orjson writes the dataclass itself: the JSON of event.to_dict() without asdict's deep copy.

@@ -1,5 +1,5 @@
 """Secret and PII scrubbing: the payload and the event built from it before they are stored
-(`redact_payload`, then `redact_normalized`), and the stored event again before an LLM call
+(`redact_payload`, then `Redactor.redact_normalized`), and the stored event again before an LLM call
 (`redact_event`)."""
 
 from app.privacy.patterns import AWS_KEY, CARD, EMAIL, FILTERED, IP, JWT, MARKERS, PRIVATE_KEY, TOKEN
@@ -8,7 +8,6 @@ from app.privacy.redact import (
     configure_redactor,
     get_redactor,
     redact_event,
-    redact_normalized,
     redact_payload,
     redact_text,
     redact_value,
@@ -29,7 +28,6 @@ __all__ = [
     "configure_redactor",
     "get_redactor",
     "redact_event",
-    "redact_normalized",
     "redact_payload",
     "redact_text",
     "redact_value",

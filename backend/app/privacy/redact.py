@@ -583,8 +583,3 @@ def redact_event(event: NormalizedEvent) -> NormalizedEvent:
 def redact_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """`Redactor.redact_payload` on the default redactor."""
     return get_redactor().redact_payload(payload)
-
-
-def redact_normalized(event: NormalizedEvent) -> None:
-    """`Redactor.redact_normalized` on the default redactor."""
-    get_redactor().redact_normalized(event)
