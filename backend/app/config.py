@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     db_unavailable_retry_after_s: int = 30
     # The database part of one ingest request must finish within this, or the answer is 503.
     ingest_db_timeout_s: float = 1.5
+    # Sentry events are answered once in the inbox and stored by the digester (app/ingest/digester.py).
+    # When nothing is queued ahead, the answer waits up to this for the event to be stored.
+    ingest_ack_wait_s: float = 5.0
+    digest_batch: int = 64  # inbox rows per digester transaction (more: more memory, no faster)
+    digest_poll_s: float = 1.0  # the digester also looks at the inbox this often unasked
 
     # Redaction on top of the built-in rules: regexes whose matches (or their `secret` group) are
     # replaced, and key names whose values are filtered. A JSON list, or comma-separated text.

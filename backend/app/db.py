@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import sql
 from sqlalchemy import create_engine, event, make_url
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import get_settings
+from app.jsonb import dumps_jsonb
 
 # Fail fast when PostgreSQL is gone, so ingest can answer 503 within its budget instead of hanging
 # (2 s is libpq's minimum; ingest also has its own deadline, INGEST_DB_TIMEOUT_S). TCP keepalives and
@@ -33,13 +33,6 @@ CONNECT_ARGS = {
     "keepalives_count": 3,
     "tcp_user_timeout": 30_000,
 }
-
-
-def dumps_jsonb(value: object) -> str:
-    """JSON for JSONB columns: NaN/Infinity become null, and NUL characters (which PostgreSQL's
-    jsonb refuses) become U+FFFD, so no client payload can turn a store into a 500."""
-    text = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-    return text.replace("\\u0000", "\\ufffd")
 
 
 # New JSONB values (event payloads, several KB each) are TOAST-compressed with lz4 where the server

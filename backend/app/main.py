@@ -23,7 +23,10 @@ from app.auth.dependencies import CsrfRejected, LoginRequired
 from app.config import get_settings
 from app.errors import AppError, handle_app_error
 from app.health import router as health_router
+from app.ingest.digester_process import DigesterProcess
 from app.ingest.fast_path import CORS_OPTIONS, IngestFastPath
+from app.ingest.inbox import inbox_box
+from app.ingest.inbox_writer import InboxWriter
 from app.ingest.limits import BadPayload, IngestError
 from app.ingest.rate_limit import RateLimiter
 from app.ingest.seed_endpoints import router as seed_router
@@ -41,9 +44,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     dispatcher = AnalysisDispatcher(publish_with_celery)
     dispatcher.start()
     app.state.dispatcher = dispatcher
-    app.state.rate_limiter = RateLimiter(get_settings().redis_url)
+    settings = get_settings()
+    app.state.rate_limiter = RateLimiter(settings.redis_url)
+    # One sealing key for the life of the process: the inbox writer's and the digester's.
+    digester = DigesterProcess(dispatcher, secret_key=settings.secret_key)
+    digester.start()
+    app.state.digester = digester
+    app.state.inbox_writer = InboxWriter(inbox_box(settings.secret_key), digester.committed)
     tune_gc_for_serving()
     yield
+    await digester.stop()
     dispatcher.stop()
     await app.state.rate_limiter.aclose()
 

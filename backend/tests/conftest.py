@@ -38,7 +38,7 @@ from tests.support.processes import LiveServer, WorkerProcess  # noqa: E402
 
 upgrade_head(DATABASE_URL)
 
-TABLES = "error_events, issue_analyses, issues, api_tokens, users, projects"
+TABLES = "ingest_inbox, error_events, issue_analyses, issues, api_tokens, users, projects"
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psycopg
 from psycopg import AsyncConnection
@@ -40,6 +40,8 @@ FLUSHERS = 1  # measured: one flusher forms batches twice as large as two, for t
 MAX_DEADLOCK_RETRIES = 3
 
 Answers = dict[tuple[int, str], StoredEvent]
+Item = TypeVar("Item")
+Answer = TypeVar("Answer")
 
 
 class HeldConnection:
@@ -98,21 +100,25 @@ async def write_batch(held: HeldConnection, events: list[PreparedEvent]) -> Answ
     return answers
 
 
-class GroupCommitBatcher:
-    """Queues prepared events and writes them in shared transactions (see the module docstring)."""
+class GroupCommitQueue(Generic[Item, Answer]):
+    """Items queued by concurrent requests, written by flusher tasks in shared transactions.
+
+    A request `submit`s its item and waits; a flusher takes everything queued so far (up to
+    max_batch) and `_flush`es it, which answers each item's future once its transaction committed.
+    """
 
     def __init__(self, max_batch: int = MAX_BATCH, flushers: int = FLUSHERS) -> None:
         self.max_batch = max_batch
         self.flushers = flushers
-        self._queue: asyncio.Queue[tuple[PreparedEvent, asyncio.Future[StoredEvent]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Answer]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def store(self, event: PreparedEvent) -> StoredEvent:
-        """Store the event; returns once the transaction holding it has committed."""
+    async def submit(self, item: Item) -> Answer:
+        """Queue the item; returns its answer once the transaction holding it has committed."""
         if not self._tasks:
             self._tasks = [asyncio.create_task(self._flush_forever()) for _ in range(self.flushers)]
-        future: asyncio.Future[StoredEvent] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((event, future))
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, future))
         return await future
 
     async def _flush_forever(self) -> None:
@@ -122,6 +128,26 @@ class GroupCommitBatcher:
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             await self._flush(held, batch)
+
+    async def _flush(self, held: HeldConnection, batch: list[tuple[Item, asyncio.Future[Answer]]]) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _fail(batch: list[tuple[Item, asyncio.Future[Answer]]], exc: BaseException) -> None:
+        """Answer every request of a failed batch with its error (re-raised unless an Exception)."""
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(exc)
+        if not isinstance(exc, Exception):
+            raise exc
+
+
+class GroupCommitBatcher(GroupCommitQueue[PreparedEvent, StoredEvent]):
+    """Queues prepared events and writes them in shared transactions (see the module docstring)."""
+
+    async def store(self, event: PreparedEvent) -> StoredEvent:
+        """Store the event; returns once the transaction holding it has committed."""
+        return await self.submit(event)
 
     async def _flush(
         self, held: HeldConnection, batch: list[tuple[PreparedEvent, asyncio.Future[StoredEvent]]]
@@ -137,11 +163,7 @@ class GroupCommitBatcher:
             if isinstance(exc, TimeoutError):
                 logger.warning("group commit cut off: %s", exc)
                 await held.discard()  # frozen mid-transaction: never use that connection again
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
+            self._fail(batch, exc)
             return
         for event, future in batch:
             if future.done():  # the request was cancelled (client gone); the event is stored anyway

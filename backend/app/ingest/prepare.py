@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from app.db import dumps_jsonb
 from app.grouping.fingerprint import Grouping, compute_grouping, event_title
 from app.ingest.event import NormalizedEvent
 from app.ingest.normalize import Normalizer
+from app.jsonb import dumps_jsonb
 from app.privacy.redact import get_redactor
 
 

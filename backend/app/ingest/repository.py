@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection
 
-from app.issues.repository import UPSERT_ISSUES_SQL, issue_rows
+from app.issues.upsert import UPSERT_ISSUES_SQL, issue_rows
 
 if TYPE_CHECKING:
     from app.ingest.prepare import PreparedEvent

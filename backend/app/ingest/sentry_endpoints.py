@@ -1,6 +1,6 @@
 """Sentry's ingest endpoints: POST /api/<project_id>/envelope/ and /api/<project_id>/store/.
 
-Answers the way Sentry's own server does (SENTRY_PROTOCOL.md): 200 {"id"} once stored, 200 {}
+Answers the way Sentry's own server does (SENTRY_PROTOCOL.md): 200 {"id"} once accepted, 200 {}
 for envelopes without an event, 400 + X-Sentry-Error for malformed input, 413 over the limits,
 401/403 for auth (the same answer for an unknown project and a wrong key).
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ingest.body import decode_legacy_store_body, read_body
 from app.ingest.envelope import parse_envelope, parse_json_payload
+from app.ingest.inbox import InboxEvent
 from app.ingest.limits import (
     MAX_COMPRESSED_BODY_BYTES,
     MAX_DECOMPRESSED_BYTES,
@@ -26,8 +26,8 @@ from app.ingest.limits import (
     SENTRY_ERROR_RESPONSES,
     BadPayload,
 )
-from app.ingest.normalize import normalize_sentry_event
-from app.ingest.pipeline import accept_event, ingest_session
+from app.ingest.normalize import normalize_event_id
+from app.ingest.pipeline import ingest_session
 from app.ingest.rate_limit import enforce_rate_limit
 from app.ingest.sentry_auth import KeyRejected, extract_sentry_key
 from app.models import Project
@@ -58,17 +58,25 @@ async def authenticate(session: AsyncSession, project_id: str, key: str) -> Proj
     return project
 
 
-async def store_sentry_event(request: Request, project_id: str, key: str, data: dict[str, Any]) -> str:
-    """Authenticate, then normalize and store one Sentry event; returns its event_id."""
+async def store_sentry_event(
+    request: Request, project_id: str, key: str, data: dict[str, Any], raw: bytes
+) -> str:
+    """Authenticate, then accept one Sentry event (`data`, parsed from `raw`) into the inbox; its event_id.
+
+    Accepted means in the inbox, committed (app/ingest/inbox.py); the digester stores and groups it.
+    When nothing is queued ahead, the answer waits for that too (app/ingest/digester_process.py).
+    """
     received_at = datetime.now(UTC)
+    # The id normalization would give the event; the digester stores it under this very id.
+    event_id = normalize_event_id(data.get("event_id"))
     async with ingest_session() as session:
         project = await authenticate(session, project_id, key)
         await enforce_rate_limit(request, project)
-        dispatcher = request.app.state.dispatcher
-        stored = await accept_event(
-            session, dispatcher, project, data, normalize_sentry_event, received_at=received_at
-        )
-    return stored.event_id
+        event = InboxEvent(project.id, event_id, received_at, raw)
+        inbox_id, wake = await request.app.state.inbox_writer.put(event)
+    if wake is not None:  # nothing was queued ahead: answer once the event is stored
+        await request.app.state.digester.wait_digested(inbox_id, wake)
+    return event_id
 
 
 # The slash-less spellings are served too: a redirect would make clients resend (or drop) the body.
@@ -98,7 +106,7 @@ async def envelope_endpoint(project_id: str, request: Request) -> dict[str, str]
     data = parse_json_payload(item.payload, max_bytes=MAX_EVENT_BYTES)
     if not data.get("event_id") and isinstance(envelope.headers.get("event_id"), str):
         data["event_id"] = envelope.headers["event_id"]
-    return {"id": await store_sentry_event(request, project_id, key, data)}
+    return {"id": await store_sentry_event(request, project_id, key, data, item.payload)}
 
 
 @router.post("/api/{project_id}/store", include_in_schema=False)
@@ -117,7 +125,6 @@ async def store_endpoint(project_id: str, request: Request) -> dict[str, str]:
     )
     if not body.strip():
         raise BadPayload("empty body; expected one JSON event")
-    data = parse_json_payload(decode_legacy_store_body(body), max_bytes=MAX_EVENT_BYTES)
-    if not isinstance(data.get("event_id"), str) or not data["event_id"]:
-        data["event_id"] = uuid.uuid4().hex
-    return {"id": await store_sentry_event(request, project_id, key, data)}
+    raw = decode_legacy_store_body(body)
+    data = parse_json_payload(raw, max_bytes=MAX_EVENT_BYTES)
+    return {"id": await store_sentry_event(request, project_id, key, data, raw)}

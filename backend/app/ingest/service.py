@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from app.analysis import repository as analysis_repository
+from app.analysis import outbox
 from app.ingest import repository as event_repository
 from app.ingest.prepare import PreparedEvent
 
@@ -54,12 +54,12 @@ async def store_batch(conn: AsyncConnection[Any], events: list[PreparedEvent]) -
 
     # An event that needs analysis shows its issue's current analysis; an issue without one gets a
     # pending analysis of its first such event, which the dispatcher enqueues after the commit.
-    wanted: dict[int, analysis_repository.WantedAnalysis] = {}
+    wanted: dict[int, outbox.WantedAnalysis] = {}
     for event, row in zip(events, inserted, strict=True):
         if not event.needs_analysis or row.issue_analysis_id is not None:
             continue
         if row.issue_id not in wanted:
-            wanted[row.issue_id] = analysis_repository.WantedAnalysis(
+            wanted[row.issue_id] = outbox.WantedAnalysis(
                 project_id=row.project_id,
                 issue_id=row.issue_id,
                 generation=row.issue_generation,
@@ -67,7 +67,7 @@ async def store_batch(conn: AsyncConnection[Any], events: list[PreparedEvent]) -
                 trigger="regression" if row.issue_generation > 1 else "first",
             )
         wanted[row.issue_id].linked_event_ids.append(row.id)
-    created = await analysis_repository.create_pending_for_events(conn, list(wanted.values()))
+    created = await outbox.create_pending_for_events(conn, list(wanted.values()))
 
     stored = []
     for event, row in zip(events, inserted, strict=True):

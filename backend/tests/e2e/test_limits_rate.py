@@ -14,7 +14,7 @@ import redis
 from app.config import get_settings
 from app.db import sync_session
 from app.projects.service import create_project
-from tests.support.db import scalar
+from tests.support.db import scalar, wait_until_digested
 
 
 @pytest.fixture(autouse=True)
@@ -119,6 +119,7 @@ def test_concurrent_flood_is_cut_exactly_at_the_limit(live_server):
 
     statuses = asyncio.run(flood())
     assert statuses.count(200) == 25 and statuses.count(429) == 55, statuses
+    wait_until_digested()
     assert scalar(f"SELECT count(*) FROM error_events WHERE project_id = {project_id}") == 25
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.db import SEED_SQL, rows, scalar, wait_until
+from tests.support.db import SEED_SQL, rows, scalar, wait_until, wait_until_digested
 from tests.support.load import send_in_subprocess
 from tests.support.sentry import (
     SentryProject,
@@ -200,6 +200,7 @@ def test_two_thousand_events_of_one_error_make_one_issue_and_one_analysis(projec
     assert sent["statuses"] == {200: 2000}
     # About 15 s on a busy 2-core machine; a bound far above that catches a collapse, not noise.
     assert sent["seconds"] < 60, f"2000 events took {sent['seconds']:.1f}s"
+    wait_until_digested()
     assert rows("SELECT times_seen FROM issues") == [{"times_seen": 2000}]
     assert len(analyses()) == 1
     assert scalar("SELECT count(*) FROM error_events WHERE analysis_id IS NULL") == 0

@@ -26,25 +26,35 @@ def post_seed(base_url: str, n: int, project_key: str = "faults", timeout_s: flo
     return httpx.post(f"{base_url}/api/v1/events", json=seed_event(n, project_key), timeout=timeout_s)
 
 
-def envelope(n: int) -> bytes:
+def envelope(n: int, extra: dict[str, Any] | None = None) -> bytes:
     event_id = uuid.uuid4().hex
-    event = {
+    event: dict[str, Any] = {
         "event_id": event_id,
         "level": "error",
         "platform": "python",
         "fingerprint": [f"fault-envelope-{n}"],
         "exception": {"values": [{"type": "ConnectionError", "value": f"upstream gone (envelope {n})"}]},
     }
+    if extra:
+        event["extra"] = extra
     payload = json.dumps(event).encode()
     headers = json.dumps({"event_id": event_id}).encode()
     item_headers = json.dumps({"type": "event", "length": len(payload)}).encode()
     return b"\n".join([headers, item_headers, payload])
 
 
-def post_envelope(base_url: str, project_id: int, key: str, n: int, timeout_s: float = 10) -> httpx.Response:
+def post_envelope(
+    base_url: str,
+    project_id: int,
+    key: str,
+    n: int,
+    *,
+    timeout_s: float = 10,
+    extra: dict[str, Any] | None = None,
+) -> httpx.Response:
     return httpx.post(
         f"{base_url}/api/{project_id}/envelope/",
-        content=envelope(n),
+        content=envelope(n, extra),
         headers={"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key}, sentry_client=faults/1.0"},
         timeout=timeout_s,
     )

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from app.runtime.embedded import wait_for_port
 from tests.support.processes import ARTIFACTS, BACKEND_DIR, free_port
 
-TABLES = "error_events, issue_analyses, issues, api_tokens, users, projects"
+TABLES = "ingest_inbox, error_events, issue_analyses, issues, api_tokens, users, projects"
 
 
 def _redis_binary() -> str:

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.db import dumps_jsonb
 from app.grouping.fingerprint import compute_grouping
 from app.ingest.normalize import normalize_seed_event, normalize_sentry_event
 from app.ingest.prepare import PreparedEvent, prepare_event
+from app.jsonb import dumps_jsonb
 from app.privacy.redact import redact_event
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

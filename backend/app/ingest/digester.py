@@ -1,0 +1,272 @@
+"""The digester: a child process of the API that stores and groups the events waiting in the inbox.
+
+For each batch of inbox rows (app/ingest/inbox.py), in one transaction: unseal each event, scrub,
+normalize and group it (app/ingest/prepare.py, the same code the seed endpoint runs inline), store
+the batch with its issues and pending analyses (app/ingest/service.py), and delete the rows. After
+the commit it reports to the API on stdout which inbox rows are done and which stored events need
+an analysis enqueued; the API answers requests waiting for them and hands the analyses to Celery.
+
+Why a separate process: the CPU work of an event (about half of the API's per-event cost) then runs
+on another core, while the API only authenticates, rate-limits and seals. It imports no web
+framework, ORM or settings library, so it costs little memory; the API passes it its settings on
+stdin (app/ingest/digester_process.py) and wakes it with a byte there after each inbox commit. It
+also looks at the inbox every DIGEST_POLL_S on its own (rows left by a crash, or by another API
+process), and ends when its stdin closes (the API stopped), after the batch in hand.
+
+A row whose event cannot be prepared or stored (a bug, a value PostgreSQL refuses) is not lost:
+it stays in the inbox with the error and is retried by later batches up to MAX_ATTEMPTS times.
+
+Run by the API as `python -m app.ingest.digester`; not meant to be started by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+from nacl.secret import SecretBox
+
+from app.ingest.envelope import parse_json_payload
+from app.ingest.inbox import CLAIM_SQL, DELETE_SQL, FAILED_SQL, MAX_ATTEMPTS, inbox_box, unseal
+from app.ingest.normalize import normalize_sentry_event
+from app.ingest.prepare import PreparedEvent, prepare_event
+from app.ingest.service import AlreadyStored, StoredEvent, store_batch
+from app.privacy.redact import configure_redactor
+
+logger = logging.getLogger("app.ingest.digester")
+
+MAX_DEADLOCK_RETRIES = 3
+NICENESS = 19
+RECONNECT_DELAY_S = 1.0
+# The digester's connection writes new JSONB with lz4, as the API's pool does (app/db.py).
+FAST_TOAST_SQL = (
+    "SELECT set_config('default_toast_compression', 'lz4', false) FROM pg_settings"
+    " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+)
+
+
+@dataclass(frozen=True)
+class DigesterConfig:
+    """What the API passes on the first line of stdin."""
+
+    conninfo: str
+    secret_key: str
+    redact_extra_patterns: list[str]
+    redact_extra_fields: list[str]
+    batch: int
+    poll_s: float
+
+
+@dataclass
+class BatchOutcome:
+    done: list[int]  # inbox ids stored (or found already stored) and deleted
+    analyses: list[int]  # error_events ids whose new pending analysis the API must enqueue
+    failed: dict[int, str]  # inbox id -> error, kept for a later attempt
+
+
+class Digester:
+    """Digests inbox rows in batches over one connection (see the module docstring)."""
+
+    def __init__(self, config: DigesterConfig) -> None:
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self.configure(config)
+
+    def configure(self, config: DigesterConfig) -> None:
+        """Take (new) settings: they apply from the next batch on."""
+        self.config = config
+        self.box: SecretBox = inbox_box(config.secret_key)
+        configure_redactor(config.redact_extra_patterns, config.redact_extra_fields)
+
+    async def drain(self) -> None:
+        """Digest batches, reporting each, until the inbox has nothing this digester may take."""
+        while (outcome := await self.digest_batch()) is not None:
+            report(outcome)
+
+    async def digest_batch(self) -> BatchOutcome | None:
+        """Digest one batch in one transaction; None when there was nothing to take."""
+        conn = await self._connection()
+        async with conn.transaction():
+            cur = await conn.execute(CLAIM_SQL, {"limit": self.config.batch, "max_attempts": MAX_ATTEMPTS})
+            rows = await cur.fetchall()
+            if not rows:
+                return None
+            outcome = BatchOutcome([], [], {})
+            ready: list[tuple[int, PreparedEvent]] = []
+            for inbox_id, project_id, event_id, received_at, sealed in rows:
+                try:
+                    raw = unseal(self.box, sealed)
+                    data = parse_json_payload(raw, max_bytes=len(raw))
+                    data["event_id"] = event_id  # the id the client was answered with
+                    prepared = prepare_event(
+                        project_id, data, normalize_sentry_event, received_at=received_at
+                    )
+                    ready.append((inbox_id, prepared))
+                except Exception as exc:  # a bug of ours on a strange event: keep the row, say why
+                    logger.exception("inbox row %s could not be prepared", inbox_id)
+                    outcome.failed[inbox_id] = f"prepare: {exc!r}"[:1000]
+            await self._store(conn, ready, outcome)
+            if outcome.done:
+                await conn.execute(DELETE_SQL, {"ids": outcome.done})
+            if outcome.failed:
+                await conn.execute(
+                    FAILED_SQL, {"ids": list(outcome.failed), "errors": list(outcome.failed.values())}
+                )
+        return outcome
+
+    async def _store(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        ready: list[tuple[int, PreparedEvent]],
+        outcome: BatchOutcome,
+    ) -> None:
+        """Store the prepared events (each savepoint-guarded) and record the outcome of each row."""
+        # A resend within the batch is stored once; its copies are done as duplicates.
+        first: dict[tuple[int, str], tuple[int, PreparedEvent]] = {}
+        for inbox_id, event in ready:
+            if event.key in first:
+                outcome.done.append(inbox_id)
+            else:
+                first[event.key] = (inbox_id, event)
+        todo = list(first.values())
+        deadlocks = 0
+        while todo:
+            try:
+                async with conn.transaction():
+                    stored = await store_batch(conn, [event for _, event in todo])
+            except AlreadyStored as exc:  # resends of stored events: done, nothing to write
+                outcome.done.extend(i for i, e in todo if e.key in exc.keys)
+                todo = [(i, e) for i, e in todo if e.key not in exc.keys]
+                continue
+            except psycopg.errors.DeadlockDetected:
+                deadlocks += 1
+                if deadlocks <= MAX_DEADLOCK_RETRIES:
+                    continue
+                raise
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                raise
+            except psycopg.Error as exc:
+                if len(todo) == 1:
+                    outcome.failed[todo[0][0]] = f"store: {exc!r}"[:1000]
+                    return
+                # One event the database refuses must not hold back the others.
+                logger.warning("batch of %d events refused (%s); storing them one by one", len(todo), exc)
+                for one in todo:
+                    await self._store(conn, [one], outcome)
+                return
+            self._record(todo, stored, outcome)
+            todo = []
+
+    @staticmethod
+    def _record(
+        todo: list[tuple[int, PreparedEvent]], stored: list[StoredEvent], outcome: BatchOutcome
+    ) -> None:
+        for (inbox_id, _), event in zip(todo, stored, strict=True):
+            outcome.done.append(inbox_id)
+            if event.analysis_created and event.id is not None:
+                outcome.analyses.append(event.id)
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is not None and (self._conn.closed or self._conn.broken):
+            self._conn = None
+        if self._conn is None:
+            self._conn = await psycopg.AsyncConnection.connect(self.config.conninfo, connect_timeout=5)
+            await self._conn.execute(FAST_TOAST_SQL)
+            await self._conn.commit()
+        return self._conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+
+
+def report(outcome: BatchOutcome) -> None:
+    """Tell the API what a committed batch did."""
+    report_line({"done": outcome.done, "analyses": outcome.analyses, "failed": list(outcome.failed)})
+
+
+def report_line(line: dict[str, Any]) -> None:
+    """One JSON line to the API, on stdout."""
+    sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
+    sys.stdout.buffer.flush()
+
+
+async def run(config: DigesterConfig) -> None:
+    """Digest whenever woken (a byte on stdin) or every poll_s, until stdin closes."""
+    digester = Digester(config)
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    parent_gone = asyncio.Event()
+    stdin = sys.stdin.fileno()
+    os.set_blocking(stdin, False)
+
+    pending = bytearray()
+    wakes_read = 0  # newlines read: each is one wake-up the API sent
+
+    def on_stdin() -> None:
+        nonlocal wakes_read
+        try:
+            data = os.read(stdin, 65536)
+        except BlockingIOError:
+            return
+        if not data:
+            loop.remove_reader(stdin)
+            parent_gone.set()
+        pending.extend(data)
+        wakes_read += data.count(b"\n")
+        *lines, rest = pending.split(b"\n")
+        pending[:] = rest
+        for line in lines:
+            if line:  # new settings; an empty line only wakes us
+                digester.configure(DigesterConfig(**orjson.loads(line)))
+        wake.set()
+
+    loop.add_reader(stdin, on_stdin)
+    while True:
+        wake.clear()
+        drained_wakes = wakes_read
+        try:
+            await digester.drain()
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            logger.warning("digester: database unavailable (%s); retrying", exc)
+            await asyncio.sleep(RECONNECT_DELAY_S)
+            continue
+        except Exception:  # a bug of ours: the batch rolled back and stays in the inbox
+            logger.exception("digester: batch failed; retrying")
+            await asyncio.sleep(RECONNECT_DELAY_S)
+            continue
+        report_line({"drained": drained_wakes})  # every row committed before those wake-ups is done
+        if parent_gone.is_set():
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), config.poll_s)
+    await digester.close()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Answers first: under load the API gets the CPU it needs to accept, and the digester the rest
+    # (still about a tenth of a core when both want all of it); it catches up once the burst ends.
+    os.nice(NICENESS)
+    asyncio.run(run(DigesterConfig(**orjson.loads(read_first_line(sys.stdin.fileno())))))
+
+
+def read_first_line(fd: int) -> bytes:
+    """The settings line, read unbuffered: the wake-ups after it must be counted (see run)."""
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            raise SystemExit("digester: stdin closed before the settings line")
+        line += byte
+    return bytes(line)
+
+
+if __name__ == "__main__":
+    main()

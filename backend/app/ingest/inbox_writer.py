@@ -1,0 +1,63 @@
+"""Group commit into the ingest inbox: concurrent SDK events share one INSERT and one commit.
+
+A request hands its event to `put()` and waits for the commit of the transaction holding it; only
+then is the event accepted (app/ingest/inbox.py). As in app/ingest/batcher.py, batches form on their
+own while the previous commit is in flight, with no timer; a batch that takes longer than
+INGEST_DB_TIMEOUT_S (a frozen database) is cut off and its connection dropped. After each commit
+the digester is told about the new rows (app/ingest/digester_process.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from nacl.secret import SecretBox
+
+from app.config import get_settings
+from app.ingest.batcher import GroupCommitQueue, HeldConnection
+from app.ingest.deadline import deadline
+from app.ingest.inbox import InboxEvent, insert_events
+
+logger = logging.getLogger(__name__)
+
+# Told the inbox ids of each committed batch; answers the wake-up to wait for when the digester had
+# nothing else queued, else None (app/ingest/digester_process.py).
+CommitListener = Callable[[list[int]], int | None]
+Accepted = tuple[int, int | None]  # inbox id, wake-up to wait for
+
+
+class InboxWriter(GroupCommitQueue[InboxEvent, Accepted]):
+    """Queues events and inserts them into the inbox in shared transactions."""
+
+    def __init__(self, box: SecretBox, on_commit: CommitListener) -> None:
+        super().__init__()
+        self.box = box
+        self.on_commit = on_commit
+
+    async def put(self, event: InboxEvent) -> Accepted:
+        """Insert the event; returns once committed: its inbox id, and the wake-up to wait for or None."""
+        return await self.submit(event)
+
+    async def _flush(
+        self, held: HeldConnection, batch: list[tuple[InboxEvent, asyncio.Future[Accepted]]]
+    ) -> None:
+        try:
+            async with deadline(get_settings().ingest_db_timeout_s):
+                conn = await held.get()
+                try:
+                    ids = await insert_events(conn, self.box, [event for event, _ in batch])
+                    await conn.commit()
+                except BaseException:
+                    await held.discard()
+                    raise
+        except BaseException as exc:
+            if isinstance(exc, TimeoutError):
+                logger.warning("inbox commit cut off: %s", exc)
+            self._fail(batch, exc)
+            return
+        wake = self.on_commit(ids)
+        for (_, future), inbox_id in zip(batch, ids, strict=True):
+            if not future.done():  # else the client left; its event is accepted all the same
+                future.set_result((inbox_id, wake))

@@ -1,0 +1,12 @@
+"""JSON text for JSONB columns, shared by the API and the ingest digester (which imports no ORM)."""
+
+from __future__ import annotations
+
+import orjson
+
+
+def dumps_jsonb(value: object) -> str:
+    """JSON for JSONB columns: NaN/Infinity become null, and NUL characters (which PostgreSQL's
+    jsonb refuses) become U+FFFD, so no client payload can turn a store into a 500."""
+    text = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    return text.replace("\\u0000", "\\ufffd")
