@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     ingest_db_timeout_s: float = 1.5
     # Sentry events are answered once in the inbox and stored by the digester (app/ingest/digester.py).
     # When nothing is queued ahead, the answer waits up to this for the event to be stored.
-    ingest_ack_wait_s: float = 5.0
+    ingest_ack_wait_s: float = 2.0
     digest_batch: int = 64  # inbox rows per digester transaction (more: more memory, no faster)
     digest_poll_s: float = 1.0  # the digester also looks at the inbox this often unasked
 
