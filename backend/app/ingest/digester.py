@@ -43,7 +43,6 @@ from app.privacy.redact import configure_redactor
 logger = logging.getLogger("app.ingest.digester")
 
 MAX_DEADLOCK_RETRIES = 3
-NICENESS = 19
 RECONNECT_DELAY_S = 1.0
 # The digester's connection writes new JSONB with lz4, as the API's pool does (app/db.py).
 FAST_TOAST_SQL = (
@@ -259,9 +258,6 @@ async def run(config: DigesterConfig) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # Answers first: under load the API gets the CPU it needs to accept, and the digester the rest
-    # (still about a tenth of a core when both want all of it); it catches up once the burst ends.
-    os.nice(NICENESS)
     asyncio.run(run(DigesterConfig(**orjson.loads(read_first_line(sys.stdin.fileno())))))
 
 

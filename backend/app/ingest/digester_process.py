@@ -11,10 +11,11 @@ grouped, so a client that sends an event and then looks for it finds it; a few m
 idle server. Under load there is always a queue ahead, and answers go out at once: the client's
 wait does not grow with the backlog.
 
-"Nothing queued" is known without tracking rows: every wake-up is one newline on the digester's
-stdin, which it counts; when a drain finds the inbox empty it reports how many wake-ups it had read
-before that drain began, so every row committed before those wake-ups is done. The API is idle
-when the digester has reported all the wake-ups it was sent.
+"Nothing queued": no row this process committed is still waiting for the digester. The digester
+reports the rows of each batch it stored; and since rows can also leave otherwise (another API
+process's digester took them, someone emptied the table), every wake-up is one newline on its stdin,
+which it counts, and when a drain finds the inbox empty it reports how many wake-ups it had read
+before that drain began: every row committed before those wake-ups is gone from the inbox.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +54,8 @@ class DigesterProcess:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._wakes_sent = 0  # to the current digester
-        self._wakes_drained = 0  # the digester's last "idle" report: wake-ups fully drained
-        self._waiters: dict[int, tuple[int, asyncio.Future[None]]] = {}  # inbox id -> (wake, answer)
+        self._outstanding: dict[int, int] = {}  # inbox id -> the wake-up sent after its commit
+        self._waiters: dict[int, asyncio.Future[None]] = {}  # inbox id -> answer waiting for it
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._supervise())
@@ -75,19 +75,17 @@ class DigesterProcess:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def committed(self, inbox_ids: list[int]) -> int | None:
-        """New inbox rows are committed: wake the digester.
-
-        Returns the wake-up's number when the digester had nothing else queued (the answers may
-        wait for it, `wait_digested`), else None.
-        """
-        idle = self._wakes_drained == self._wakes_sent
+    def committed(self, inbox_ids: list[int]) -> bool:
+        """New inbox rows are committed: wake the digester. True if it had nothing else queued (the
+        answers may then wait for it, `wait_digested`)."""
+        idle = not self._outstanding
         proc = self._proc
         if proc is None or proc.stdin is None or proc.stdin.is_closing():
-            return None  # starting again: it drains the inbox on its own
+            return False  # starting again: it drains the inbox on its own
         proc.stdin.write(self._new_config() or b"\n")
         self._wakes_sent += 1
-        return self._wakes_sent if idle else None
+        self._outstanding.update(dict.fromkeys(inbox_ids, self._wakes_sent))
+        return idle
 
     def _new_config(self) -> bytes | None:
         """The digester's settings as a line to send, when they changed since it was told (tests do that)."""
@@ -99,12 +97,12 @@ class DigesterProcess:
         new = self._child_config()
         return orjson.dumps(new) + b"\n" if new != old else None
 
-    async def wait_digested(self, inbox_id: int, wake: int) -> None:
+    async def wait_digested(self, inbox_id: int) -> None:
         """Wait until the row is reported done or drained, at most INGEST_ACK_WAIT_S."""
-        if self._wakes_drained >= wake:
+        if inbox_id not in self._outstanding:
             return
         future = asyncio.get_running_loop().create_future()
-        self._waiters[inbox_id] = (wake, future)
+        self._waiters[inbox_id] = future
         try:
             await asyncio.wait_for(future, self._settings.ingest_ack_wait_s)
         except TimeoutError:
@@ -118,7 +116,7 @@ class DigesterProcess:
                 await self._run_once()
             except Exception:
                 logger.exception("digester supervision failed")
-            self._release_waiters(lambda _id, _wake: True)
+            self._settle(list(self._outstanding))
             if not self._stopping:
                 await asyncio.sleep(RESTART_DELAY_S)
 
@@ -131,7 +129,7 @@ class DigesterProcess:
         assert proc.stdin is not None and proc.stdout is not None
         self._settings = get_settings()
         proc.stdin.write(orjson.dumps(self._child_config()) + b"\n")  # it drains the inbox first
-        self._wakes_sent = self._wakes_drained = 0
+        self._wakes_sent = 0
         self._proc = proc
         while line := await proc.stdout.readline():
             self._on_report(orjson.loads(line))
@@ -153,15 +151,17 @@ class DigesterProcess:
 
     def _on_report(self, report: dict[str, Any]) -> None:
         if "drained" in report:
-            self._wakes_drained = max(self._wakes_drained, report["drained"])
-            self._release_waiters(lambda _id, wake: wake <= self._wakes_drained)
+            drained = report["drained"]
+            self._settle([i for i, wake in self._outstanding.items() if wake <= drained])
             return
-        done = set(report["done"]) | set(report["failed"])
-        self._release_waiters(lambda inbox_id, _wake: inbox_id in done)
+        self._settle(report["done"] + report["failed"])
         for error_event_id in report["analyses"]:
             self._dispatcher.submit(error_event_id)
 
-    def _release_waiters(self, released: Callable[[int, int], bool]) -> None:
-        for inbox_id, (wake, future) in list(self._waiters.items()):
-            if released(inbox_id, wake) and not future.done():
+    def _settle(self, inbox_ids: list[int]) -> None:
+        """These rows left the inbox (or nobody will tell us about them): answer who waits for them."""
+        for inbox_id in inbox_ids:
+            self._outstanding.pop(inbox_id, None)
+            future = self._waiters.get(inbox_id)
+            if future is not None and not future.done():
                 future.set_result(None)

@@ -22,10 +22,10 @@ from app.ingest.inbox import InboxEvent, insert_events
 
 logger = logging.getLogger(__name__)
 
-# Told the inbox ids of each committed batch; answers the wake-up to wait for when the digester had
-# nothing else queued, else None (app/ingest/digester_process.py).
-CommitListener = Callable[[list[int]], int | None]
-Accepted = tuple[int, int | None]  # inbox id, wake-up to wait for
+# Told the inbox ids of each committed batch; answers whether the digester had nothing else queued,
+# so the answers may wait for it (app/ingest/digester_process.py).
+CommitListener = Callable[[list[int]], bool]
+Accepted = tuple[int, bool]  # inbox id, whether to wait for the digester
 
 
 class InboxWriter(GroupCommitQueue[InboxEvent, Accepted]):
@@ -37,7 +37,7 @@ class InboxWriter(GroupCommitQueue[InboxEvent, Accepted]):
         self.on_commit = on_commit
 
     async def put(self, event: InboxEvent) -> Accepted:
-        """Insert the event; returns once committed: its inbox id, and the wake-up to wait for or None."""
+        """Insert the event; returns once committed: its inbox id, and whether to wait for the digester."""
         return await self.submit(event)
 
     async def _flush(
@@ -57,7 +57,7 @@ class InboxWriter(GroupCommitQueue[InboxEvent, Accepted]):
                 logger.warning("inbox commit cut off: %s", exc)
             self._fail(batch, exc)
             return
-        wake = self.on_commit(ids)
+        wait = self.on_commit(ids)
         for (_, future), inbox_id in zip(batch, ids, strict=True):
             if not future.done():  # else the client left; its event is accepted all the same
-                future.set_result((inbox_id, wake))
+                future.set_result((inbox_id, wait))

@@ -73,9 +73,9 @@ async def store_sentry_event(
         project = await authenticate(session, project_id, key)
         await enforce_rate_limit(request, project)
         event = InboxEvent(project.id, event_id, received_at, raw)
-        inbox_id, wake = await request.app.state.inbox_writer.put(event)
-    if wake is not None:  # nothing was queued ahead: answer once the event is stored
-        await request.app.state.digester.wait_digested(inbox_id, wake)
+        inbox_id, wait = await request.app.state.inbox_writer.put(event)
+    if wait:  # nothing was queued ahead: answer once the event is stored
+        await request.app.state.digester.wait_digested(inbox_id)
     return event_id
 
 
