@@ -47,8 +47,11 @@ class InboxWriter(GroupCommitQueue[InboxEvent, Accepted]):
             async with deadline(get_settings().ingest_db_timeout_s):
                 conn = await held.get()
                 try:
+                    # One statement is its own transaction: in autocommit it is committed (and
+                    # flushed) when it returns, one round trip instead of BEGIN, INSERT, COMMIT.
+                    if not conn.autocommit:
+                        await conn.set_autocommit(True)
                     ids = await insert_events(conn, self.box, [event for event, _ in batch])
-                    await conn.commit()
                 except BaseException:
                     await held.discard()
                     raise
