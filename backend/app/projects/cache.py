@@ -7,10 +7,17 @@ project) is never cached, so a project created a moment ago works at once.
 
 Cached values are detached copies, never instances attached to some request's session: a rollback
 there must not expire what other requests read.
+
+A read-only lookup can be shared (`shared=True`): when an entry expires under load, the requests
+that find it expired wait for one lookup instead of each making its own (a session and a query
+each, all on the one event loop, holding back every request in flight once per TTL). A lookup that
+may create the project is never shared: the others must not see a project before its creator
+commits it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
 
@@ -32,13 +39,48 @@ class ProjectCache:
     def __init__(self, ttl_s: float = DEFAULT_TTL_S) -> None:
         self.ttl_s = ttl_s
         self._entries: dict[Hashable, tuple[float, Project]] = {}
+        self._loading: dict[Hashable, asyncio.Future[Project | None]] = {}
 
-    async def get(self, key: Hashable, load: Callable[[], Awaitable[Project | None]]) -> Project | None:
-        """The cached project for `key`, else what `load()` returns (cached when not None)."""
-        now = time.monotonic()
+    async def get(
+        self, key: Hashable, load: Callable[[], Awaitable[Project | None]], *, shared: bool = False
+    ) -> Project | None:
+        """The cached project for `key`, else what `load()` returns (cached when not None).
+
+        `shared`: a lookup already running for `key` (on this event loop) is awaited, not repeated.
+        """
         entry = self._entries.get(key)
-        if entry is not None and entry[0] > now:
+        if entry is not None and entry[0] > time.monotonic():
             return entry[1]
+        if not shared:
+            return await self._load(key, load)
+        running = self._loading.get(key)
+        if running is not None and running.get_loop() is asyncio.get_running_loop():
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                if not running.cancelled():
+                    raise  # this request was cancelled
+                return await self._load(key, load)  # the one looking was: look ourselves
+        future: asyncio.Future[Project | None] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            project = await self._load(key, load)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters get it, and no warning if there are none
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        else:
+            future.set_result(project)
+            return project
+        finally:
+            if self._loading.get(key) is future:
+                del self._loading[key]
+
+    async def _load(self, key: Hashable, load: Callable[[], Awaitable[Project | None]]) -> Project | None:
+        now = time.monotonic()
         project = await load()
         if project is None:
             self._entries.pop(key, None)

@@ -44,7 +44,9 @@ async def get_or_create_by_key(
 
 async def get_by_id_cached(session: AsyncSession, project_id: int) -> Project | None:
     """The project with this id, cached for a few seconds (ingest looks it up for every event)."""
-    return await project_cache.get(("id", project_id), lambda: repository.get_by_id(session, project_id))
+    return await project_cache.get(
+        ("id", project_id), lambda: repository.get_by_id(session, project_id), shared=True
+    )
 
 
 def create_project(session: Session, name: str) -> Project:
