@@ -20,27 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import get_settings
 from app.jsonb import dumps_jsonb
-
-# Fail fast when PostgreSQL is gone, so ingest can answer 503 within its budget instead of hanging
-# (2 s is libpq's minimum; ingest also has its own deadline, INGEST_DB_TIMEOUT_S). TCP keepalives and
-# tcp_user_timeout let an open connection to a host that vanished (network partition) error out in
-# about half a minute instead of hanging a worker until its hard time limit.
-CONNECT_ARGS = {
-    "connect_timeout": 2,
-    "keepalives": 1,
-    "keepalives_idle": 10,
-    "keepalives_interval": 5,
-    "keepalives_count": 3,
-    "tcp_user_timeout": 30_000,
-}
-
-
-# New JSONB values (event payloads, several KB each) are TOAST-compressed with lz4 where the server
-# supports it: several times less CPU than the default pglz for a similar size. Reads are unaffected.
-FAST_TOAST_SQL = (
-    "SELECT set_config('default_toast_compression', 'lz4', false) FROM pg_settings"
-    " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
-)
+from app.pg import CONNECT_ARGS, FAST_TOAST_SQL
 
 
 def _use_fast_toast(dbapi_connection: Any, _record: object) -> None:
@@ -115,13 +95,19 @@ def sync_session() -> Iterator[Session]:
             raise
 
 
+def libpq_conninfo(database_url: str, **changes: Any) -> str:
+    """DATABASE_URL (our SQLAlchemy spelling) as libpq takes it, with `changes` (database=...) made."""
+    return (
+        make_url(database_url).set(drivername="postgresql", **changes).render_as_string(hide_password=False)
+    )
+
+
 def ensure_database_exists(database_url: str) -> None:
     """Create the target database when missing, so `alembic upgrade head` works on a bare server."""
-    url = make_url(database_url)
-    name = url.database
+    name = make_url(database_url).database
     if not name:
         return
-    conninfo = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    conninfo = libpq_conninfo(database_url, database="postgres")
     with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:

@@ -38,6 +38,7 @@ from app.ingest.inbox import CLAIM_SQL, DELETE_SQL, FAILED_SQL, MAX_ATTEMPTS, in
 from app.ingest.normalize import normalize_sentry_event
 from app.ingest.prepare import PreparedEvent, prepare_event
 from app.ingest.service import AlreadyStored, StoredEvent, store_batch
+from app.pg import CONNECT_ARGS, FAST_TOAST_SQL
 from app.privacy.redact import configure_redactor
 from app.runtime.gc_tuning import tune_gc_for_serving
 
@@ -45,13 +46,6 @@ logger = logging.getLogger("app.ingest.digester")
 
 MAX_DEADLOCK_RETRIES = 3
 RECONNECT_DELAY_S = 1.0
-# The digester's connection writes new JSONB with lz4, as the API's pool does (app/db.py).
-FAST_TOAST_SQL = (
-    "SELECT set_config('default_toast_compression', 'lz4', false) FROM pg_settings"
-    " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
-)
-
-
 # The digester's commits do not wait for their WAL to reach the disk. Safe: its transaction stores
 # events and deletes their inbox rows together, and the rows were durable before the client got an
 # answer; a crash that loses the transaction leaves the rows in the inbox, digested again later.
@@ -183,8 +177,8 @@ class Digester:
         if self._conn is not None and (self._conn.closed or self._conn.broken):
             self._conn = None
         if self._conn is None:
-            self._conn = await psycopg.AsyncConnection.connect(self.config.conninfo, connect_timeout=5)
-            await self._conn.execute(FAST_TOAST_SQL)
+            self._conn = await psycopg.AsyncConnection.connect(self.config.conninfo, **CONNECT_ARGS)
+            await self._conn.execute(FAST_TOAST_SQL)  # new JSONB with lz4, as the API's pool writes it
             await self._conn.execute(NO_FLUSH_WAIT_SQL)
             await self._conn.commit()
         return self._conn

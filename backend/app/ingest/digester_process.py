@@ -33,6 +33,7 @@ import orjson
 import app
 from app.analysis.dispatch import AnalysisDispatcher
 from app.config import get_settings
+from app.db import libpq_conninfo
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class DigesterProcess:
     def _child_config(self) -> dict[str, object]:
         s = self._settings
         return {
-            "conninfo": s.database_url.replace("postgresql+psycopg://", "postgresql://", 1),
+            "conninfo": libpq_conninfo(s.database_url),
             "secret_key": self._secret_key,
             "redact_extra_patterns": s.redact_extra_patterns,
             "redact_extra_fields": s.redact_extra_fields,
