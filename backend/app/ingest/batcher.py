@@ -31,15 +31,12 @@ from app.config import get_settings
 from app.db import get_async_engine
 from app.ingest.deadline import deadline
 from app.ingest.prepare import PreparedEvent
-from app.ingest.service import AlreadyStored, StoredEvent, store_batch
+from app.ingest.service import AtomicWrite, StoredEvent, store_batch, store_each_once
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 128
 FLUSHERS = 1  # measured: one flusher forms batches twice as large as two, for the same latency
-MAX_DEADLOCK_RETRIES = 3
-
-Answers = dict[tuple[int, str], StoredEvent]
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
 
@@ -72,32 +69,20 @@ class HeldConnection:
         self._sa_conn = self._conn = None
 
 
-async def write_batch(held: HeldConnection, events: list[PreparedEvent]) -> Answers:
-    """Store distinct events in one transaction; resends come back as duplicates (id None)."""
-    answers: Answers = {}
-    todo = events
-    deadlocks = 0
-    while todo:
+def transaction_per_write(held: HeldConnection) -> AtomicWrite:
+    """`store_batch` in a transaction of its own on the held connection, committed when it returns."""
+
+    async def write(events: list[PreparedEvent]) -> list[StoredEvent]:
         conn = await held.get()
         try:
-            stored = await store_batch(conn, todo)
+            stored = await store_batch(conn, events)
             await conn.commit()
-        except BaseException as exc:
+        except BaseException:
             await _end_failed_transaction(held, conn)
-            if isinstance(exc, AlreadyStored):
-                # Answer the resends as duplicates and write the others without them.
-                for event in todo:
-                    if event.key in exc.keys:
-                        answers[event.key] = StoredEvent(None, event.event_id, None, None, False)
-                todo = [e for e in todo if e.key not in exc.keys]
-                continue
-            if isinstance(exc, psycopg.errors.DeadlockDetected) and deadlocks < MAX_DEADLOCK_RETRIES:
-                deadlocks += 1
-                continue
             raise
-        answers.update((e.key, s) for e, s in zip(todo, stored, strict=True))
-        todo = []
-    return answers
+        return stored
+
+    return write
 
 
 class GroupCommitQueue(Generic[Item, Answer]):
@@ -158,7 +143,7 @@ class GroupCommitBatcher(GroupCommitQueue[PreparedEvent, StoredEvent]):
             distinct.setdefault(event.key, event)
         try:
             async with deadline(get_settings().ingest_db_timeout_s):
-                answers = await self._write_isolating_failures(held, list(distinct.values()))
+                answers = await store_each_once(transaction_per_write(held), list(distinct.values()))
         except BaseException as exc:
             if isinstance(exc, TimeoutError):
                 logger.warning("group commit cut off: %s", exc)
@@ -172,27 +157,9 @@ class GroupCommitBatcher(GroupCommitQueue[PreparedEvent, StoredEvent]):
             if isinstance(answer, BaseException):
                 future.set_exception(answer)
             elif distinct[event.key] is not event:
-                future.set_result(StoredEvent(None, event.event_id, None, None, analysis_created=False))
+                future.set_result(StoredEvent.duplicate_of(event))
             else:
                 future.set_result(answer)
-
-    async def _write_isolating_failures(
-        self, held: HeldConnection, events: list[PreparedEvent]
-    ) -> dict[tuple[int, str], StoredEvent | BaseException]:
-        try:
-            return dict(await write_batch(held, events))
-        except psycopg.Error as exc:
-            if len(events) == 1 or isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-                raise
-            logger.warning("batch of %d events refused (%s); writing them one by one", len(events), exc)
-        # One event the database refuses must not fail the others written with it.
-        answers: dict[tuple[int, str], StoredEvent | BaseException] = {}
-        for event in events:
-            try:
-                answers.update(await write_batch(held, [event]))
-            except psycopg.Error as exc:
-                answers[event.key] = exc
-        return answers
 
 
 async def _end_failed_transaction(held: HeldConnection, conn: AsyncConnection[Any]) -> None:

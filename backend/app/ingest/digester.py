@@ -37,14 +37,13 @@ from app.ingest.envelope import parse_json_payload
 from app.ingest.inbox import CLAIM_SQL, DELETE_SQL, FAILED_SQL, MAX_ATTEMPTS, inbox_box, unseal
 from app.ingest.normalize import normalize_sentry_event
 from app.ingest.prepare import PreparedEvent, prepare_event
-from app.ingest.service import AlreadyStored, StoredEvent, store_batch
+from app.ingest.service import StoredEvent, store_batch, store_each_once
 from app.pg import CONNECT_ARGS, FAST_TOAST_SQL
 from app.privacy.redact import configure_redactor
 from app.runtime.gc_tuning import tune_gc_for_serving
 
 logger = logging.getLogger("app.ingest.digester")
 
-MAX_DEADLOCK_RETRIES = 3
 RECONNECT_DELAY_S = 1.0
 # The digester's commits do not wait for their WAL to reach the disk. Safe: its transaction stores
 # events and deletes their inbox rows together, and the rows were durable before the client got an
@@ -127,51 +126,25 @@ class Digester:
         ready: list[tuple[int, PreparedEvent]],
         outcome: BatchOutcome,
     ) -> None:
-        """Store the prepared events (each savepoint-guarded) and record the outcome of each row."""
+        """Store the prepared events, each write under a savepoint, and record each row's outcome."""
         # A resend within the batch is stored once; its copies are done as duplicates.
-        first: dict[tuple[int, str], tuple[int, PreparedEvent]] = {}
+        first: dict[tuple[int, str], PreparedEvent] = {}
+        inbox_ids: dict[tuple[int, str], list[int]] = {}
         for inbox_id, event in ready:
-            if event.key in first:
-                outcome.done.append(inbox_id)
-            else:
-                first[event.key] = (inbox_id, event)
-        todo = list(first.values())
-        deadlocks = 0
-        while todo:
-            try:
-                async with conn.transaction():
-                    stored = await store_batch(conn, [event for _, event in todo])
-            except AlreadyStored as exc:  # resends of stored events: done, nothing to write
-                outcome.done.extend(i for i, e in todo if e.key in exc.keys)
-                todo = [(i, e) for i, e in todo if e.key not in exc.keys]
-                continue
-            except psycopg.errors.DeadlockDetected:
-                deadlocks += 1
-                if deadlocks <= MAX_DEADLOCK_RETRIES:
-                    continue
-                raise
-            except (psycopg.OperationalError, psycopg.InterfaceError):
-                raise
-            except psycopg.Error as exc:
-                if len(todo) == 1:
-                    outcome.failed[todo[0][0]] = f"store: {exc!r}"[:1000]
-                    return
-                # One event the database refuses must not hold back the others.
-                logger.warning("batch of %d events refused (%s); storing them one by one", len(todo), exc)
-                for one in todo:
-                    await self._store(conn, [one], outcome)
-                return
-            self._record(todo, stored, outcome)
-            todo = []
+            first.setdefault(event.key, event)
+            inbox_ids.setdefault(event.key, []).append(inbox_id)
 
-    @staticmethod
-    def _record(
-        todo: list[tuple[int, PreparedEvent]], stored: list[StoredEvent], outcome: BatchOutcome
-    ) -> None:
-        for (inbox_id, _), event in zip(todo, stored, strict=True):
-            outcome.done.append(inbox_id)
-            if event.analysis_created and event.id is not None:
-                outcome.analyses.append(event.id)
+        async def under_savepoint(events: list[PreparedEvent]) -> list[StoredEvent]:
+            async with conn.transaction():
+                return await store_batch(conn, events)
+
+        for key, result in (await store_each_once(under_savepoint, list(first.values()))).items():
+            if isinstance(result, psycopg.Error):  # refused: kept in the inbox for a later attempt
+                outcome.failed.update(dict.fromkeys(inbox_ids[key], f"store: {result!r}"[:1000]))
+                continue
+            outcome.done.extend(inbox_ids[key])
+            if result.analysis_created and result.id is not None:
+                outcome.analyses.append(result.id)
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is not None and (self._conn.closed or self._conn.broken):

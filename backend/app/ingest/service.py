@@ -4,18 +4,29 @@
 upserted and the event inserted (one statement), then a pending analysis for each issue that now
 needs one (only when there is such an issue). The caller commits and only then answers the requests
 and hands new analyses to the dispatcher.
+
+`store_each_once` is what both writers of batches (the seed path's group commit,
+app/ingest/batcher.py, and the digester, app/ingest/digester.py) wrap around it: resends, deadlocks
+and events the database refuses, each handled without failing the rest of the batch.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 
 from app.analysis import outbox
 from app.ingest import repository as event_repository
 from app.ingest.prepare import PreparedEvent
+
+logger = logging.getLogger(__name__)
+
+MAX_DEADLOCK_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,11 @@ class StoredEvent:
     @property
     def duplicate(self) -> bool:
         return self.id is None
+
+    @classmethod
+    def duplicate_of(cls, event: PreparedEvent) -> StoredEvent:
+        """The answer for a resend of an event already stored: nothing written, nothing counted."""
+        return cls(None, event.event_id, None, None, analysis_created=False)
 
 
 class AlreadyStored(Exception):
@@ -75,3 +91,46 @@ async def store_batch(conn: AsyncConnection[Any], events: list[PreparedEvent]) -
         is_new = row.issue_id in wanted and wanted[row.issue_id].error_event_id == row.id
         stored.append(StoredEvent(row.id, event.event_id, row.issue_id, analysis_id, analysis_created=is_new))
     return stored
+
+
+# Writes events with `store_batch` all or nothing: in a transaction of its own, or under a savepoint.
+AtomicWrite = Callable[[list[PreparedEvent]], Awaitable[list[StoredEvent]]]
+Outcomes = dict[tuple[int, str], StoredEvent | psycopg.Error]
+
+
+async def store_each_once(write: AtomicWrite, events: list[PreparedEvent]) -> Outcomes:
+    """Store distinct events (by `key`) with `write`; the outcome of each, by key.
+
+    A resend of a stored event comes back as a duplicate (id None) and is not written again; a
+    deadlock is retried; an event the database refuses gets its error while the others are stored.
+    A lost connection (OperationalError, InterfaceError) is raised: nothing more can be written.
+    """
+    outcomes: Outcomes = {}
+    todo = events
+    deadlocks = 0
+    while todo:
+        try:
+            stored = await write(todo)
+        except AlreadyStored as exc:
+            outcomes.update((e.key, StoredEvent.duplicate_of(e)) for e in todo if e.key in exc.keys)
+            todo = [e for e in todo if e.key not in exc.keys]
+            continue
+        except psycopg.errors.DeadlockDetected:
+            deadlocks += 1
+            if deadlocks <= MAX_DEADLOCK_RETRIES:
+                continue
+            raise
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise
+        except psycopg.Error as exc:
+            if len(todo) == 1:
+                outcomes[todo[0].key] = exc
+                return outcomes
+            # One event the database refuses must not fail the others written with it.
+            logger.warning("batch of %d events refused (%s); storing them one by one", len(todo), exc)
+            for event in todo:
+                outcomes.update(await store_each_once(write, [event]))
+            return outcomes
+        outcomes.update((e.key, s) for e, s in zip(todo, stored, strict=True))
+        todo = []
+    return outcomes
