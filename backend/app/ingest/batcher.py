@@ -59,6 +59,16 @@ class HeldConnection:
         assert self._conn is not None
         return self._conn
 
+    async def recover(self, conn: AsyncConnection[Any]) -> None:
+        """After a failed statement: roll back, or give up the connection when it is broken."""
+        if not (conn.closed or conn.broken):
+            try:
+                await conn.rollback()
+                return
+            except psycopg.Error:
+                pass
+        await self.discard()
+
     async def discard(self) -> None:
         """Give up a connection that failed: the pool replaces it."""
         if self._sa_conn is not None:
@@ -78,7 +88,7 @@ def transaction_per_write(held: HeldConnection) -> AtomicWrite:
             stored = await store_batch(conn, events)
             await conn.commit()
         except BaseException:
-            await _end_failed_transaction(held, conn)
+            await held.recover(conn)
             raise
         return stored
 
@@ -160,17 +170,6 @@ class GroupCommitBatcher(GroupCommitQueue[PreparedEvent, StoredEvent]):
                 future.set_result(StoredEvent.duplicate_of(event))
             else:
                 future.set_result(answer)
-
-
-async def _end_failed_transaction(held: HeldConnection, conn: AsyncConnection[Any]) -> None:
-    """Roll back, or give up the connection when it is broken."""
-    if not (conn.closed or conn.broken):
-        try:
-            await conn.rollback()
-            return
-        except psycopg.Error:
-            pass
-    await held.discard()
 
 
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommitBatcher] = (

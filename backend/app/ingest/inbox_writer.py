@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+import psycopg
 from nacl.secret import SecretBox
 
 from app.config import get_settings
@@ -52,8 +53,11 @@ class InboxWriter(GroupCommitQueue[InboxEvent, Accepted]):
                     if not conn.autocommit:
                         await conn.set_autocommit(True)
                     ids = await insert_events(conn, self.box, [event for event, _ in batch])
+                except psycopg.Error:
+                    await held.recover(conn)
+                    raise
                 except BaseException:
-                    await held.discard()
+                    await held.discard()  # cut off mid-statement (a frozen database): never reuse it
                     raise
         except BaseException as exc:
             if isinstance(exc, TimeoutError):
