@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import ClassVar
 from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers
 
 from app.ingest.limits import IngestError
 
@@ -80,14 +83,28 @@ def _single_key(found: dict[str, str]) -> str:
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
-    # Starlette's Headers are case-insensitive, a plain dict is not: compare lowercased names.
+    if isinstance(headers, Headers):  # case-insensitive already, and without decoding every header
+        return headers.get(name)
+    # A plain dict is not case-insensitive: compare lowercased names.
     for key, value in headers.items():
         if key.lower() == name:
             return value
     return None
 
 
+# An SDK sends the same auth header and DSN with every event: each distinct one is parsed once. The
+# caches are bounded in entries and (values past _CACHED_MAX_CHARS are parsed every time) in size; a
+# malformed value raises afresh each time (exceptions are not cached).
+_CACHED_MAX_CHARS = 512
+
+
 def _key_from_auth_value(value: str, where: str) -> str:
+    if len(value) > _CACHED_MAX_CHARS:
+        return _parse_key_from_auth_value(value, where)
+    return _cached_key_from_auth_value(value, where)
+
+
+def _parse_key_from_auth_value(value: str, where: str) -> str:
     # The "Sentry " scheme is optional in X-Sentry-Auth (the header name says it all); Authorization
     # values only reach here when they carry it, other schemes (Basic, Bearer) belong to proxies.
     prefix = _PREFIX_RE.match(value)
@@ -97,6 +114,9 @@ def _key_from_auth_value(value: str, where: str) -> str:
     if key is None:
         raise AuthError(f"malformed {where} header: no sentry_key")
     return _checked_key(key, f"{where} header")
+
+
+_cached_key_from_auth_value = lru_cache(maxsize=1024)(_parse_key_from_auth_value)
 
 
 def _auth_pairs(text: str) -> dict[str, str]:
@@ -114,6 +134,12 @@ def _auth_pairs(text: str) -> dict[str, str]:
 def _key_from_dsn(dsn: object, project_id: str | None) -> str:
     if not isinstance(dsn, str):  # it comes straight from client JSON
         raise AuthError("malformed dsn in envelope header: not a string")
+    if len(dsn) > _CACHED_MAX_CHARS:
+        return _parse_key_from_dsn(dsn, project_id)
+    return _cached_key_from_dsn(dsn, project_id)
+
+
+def _parse_key_from_dsn(dsn: str, project_id: str | None) -> str:
     try:
         parts = urlsplit(dsn.strip())
         username = parts.username
@@ -127,6 +153,9 @@ def _key_from_dsn(dsn: object, project_id: str | None) -> str:
     if project_id is not None and dsn_project != str(project_id):
         raise AuthError("the envelope dsn names a different project than the URL")
     return _checked_key(username, "envelope dsn")
+
+
+_cached_key_from_dsn = lru_cache(maxsize=1024)(_parse_key_from_dsn)
 
 
 def _checked_key(key: str, where: str) -> str:

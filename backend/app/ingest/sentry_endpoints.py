@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,11 @@ def _project_pk(project_id: str) -> int | None:
         return None
     number = int(project_id)
     return number if 0 < number <= _MAX_PROJECT_ID else None
+
+
+def _query_params(request: Request) -> Mapping[str, str]:
+    # Most SDKs send no query string: skip parsing an empty one.
+    return request.query_params if request.scope.get("query_string") else {}
 
 
 async def authenticate(session: AsyncSession, project_id: str, key: str) -> Project:
@@ -95,7 +101,7 @@ async def envelope_endpoint(project_id: str, request: Request) -> dict[str, str]
     )
     envelope = parse_envelope(body)
     key = extract_sentry_key(
-        request.headers, request.query_params, envelope.headers.get("dsn"), project_id=project_id
+        request.headers, _query_params(request), envelope.headers.get("dsn"), project_id=project_id
     )
     item = envelope.event_item()
     if item is None:
@@ -116,7 +122,7 @@ async def envelope_endpoint(project_id: str, request: Request) -> dict[str, str]
     responses=SENTRY_ERROR_RESPONSES,
 )
 async def store_endpoint(project_id: str, request: Request) -> dict[str, str]:
-    key = extract_sentry_key(request.headers, request.query_params, None, project_id=project_id)
+    key = extract_sentry_key(request.headers, _query_params(request), None, project_id=project_id)
     body = await read_body(
         request.stream(),
         content_encoding=request.headers.get("content-encoding"),

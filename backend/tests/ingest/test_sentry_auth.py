@@ -149,3 +149,21 @@ def test_envelope_dsn_for_another_project_than_the_url() -> None:
 )
 def test_dsn_project_id(dsn: str, project: str | None) -> None:
     assert dsn_project_id(dsn) == project
+
+
+def test_parsed_values_are_remembered_but_never_a_rejection_or_a_mismatch() -> None:
+    """Each distinct header and DSN is parsed once (SDKs repeat them); what is refused stays refused."""
+    header = {"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={KEY}"}
+    assert key_from(header) == key_from(header) == KEY
+    for _ in range(2):
+        with pytest.raises(AuthError, match="no sentry_key"):
+            key_from({"X-Sentry-Auth": "Sentry sentry_version=7"})
+        with pytest.raises(AuthError, match="different project"):
+            key_from(dsn=DSN, project_id="43")
+    assert key_from(dsn=DSN, project_id="42") == KEY
+
+
+def test_long_values_are_still_parsed() -> None:
+    padding = ", ".join(f"sentry_extra{i}=x" for i in range(100))
+    assert key_from({"X-Sentry-Auth": f"Sentry {padding}, sentry_key={KEY}"}) == KEY
+    assert key_from(dsn=f"https://{KEY}@{'a' * 600}.example.com/42", project_id="42") == KEY
