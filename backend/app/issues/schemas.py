@@ -19,6 +19,11 @@ LEVEL_CHOICES = ("fatal", "error", "warning", "info", "debug")
 STATUS_CHOICES = (*ISSUE_STATUSES, "all")
 
 
+def _facet_value(value: str | None) -> str | None:
+    """A facet filter as ingest stores facet values: NUL (which PostgreSQL refuses) as U+FFFD."""
+    return (value or "").strip()[:200].replace("\x00", "\ufffd") or None
+
+
 @dataclass(frozen=True)
 class IssueFilters:
     """What the issues list is narrowed to; `statuses` are merged (all three for "all")."""
@@ -47,8 +52,8 @@ class IssueFilters:
         return cls(
             statuses=tuple(statuses),
             level=level if level in LEVEL_CHOICES else None,
-            environment=(environment or "").strip()[:200] or None,
-            release=(release or "").strip()[:200] or None,
+            environment=_facet_value(environment),
+            release=_facet_value(release),
             query=(query or "").strip()[:200] or None,
             sort=sort if sort in SORT_KEYS else "last_seen",
         )

@@ -240,3 +240,17 @@ def test_openapi_documents_the_read_api_with_examples_and_bearer_auth(live_serve
             assert operation["security"] == [{"ApiToken": []}], path
             assert "404" in operation["responses"] or path == "/api/v1/projects"
     assert httpx.get(f"{live_server.url}/openapi.json", follow_redirects=False).status_code == 303
+
+
+def test_a_filter_with_a_nul_finds_what_ingest_stored_for_it(live_server):
+    """PostgreSQL refuses NUL; ingest stores it as U+FFFD, and a filter naming the value as sent (say,
+    copied from the SDK's config) must find it rather than fail."""
+    project = make_project("nul")
+    send_sentry(live_server.url, project, sentry_event(environment="prod\x00eu", release="v\x001"))
+    client = api(live_server.url, make_token([project.id]))
+    for params in ({"environment": "prod\x00eu"}, {"release": "v\x001"}, {"environment": "prod\ufffdeu"}):
+        answer = client.get(f"/api/v1/projects/{project.id}/issues", params=params)
+        assert answer.status_code == 200, answer.text
+        assert len(answer.json()["items"]) == 1
+    answer = client.get(f"/api/v1/projects/{project.id}/issues", params={"environment": "\x00"})
+    assert answer.status_code == 200 and answer.json()["items"] == []
