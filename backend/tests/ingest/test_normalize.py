@@ -35,9 +35,22 @@ def seed(**data: Any) -> NormalizedEvent:
 def storable(event: NormalizedEvent) -> dict[str, Any]:
     """What goes into jsonb: must encode without NaN and without NUL characters."""
     text = json.dumps(event.to_dict(), allow_nan=False)
-    assert "\\u0000" not in text
     text.encode("utf-8")
-    return json.loads(text)
+    decoded = json.loads(text)
+    # A NUL anywhere, key or value. (Searching the text for the escape would also flag a literal
+    # backslash followed by "u0000", which PostgreSQL stores fine.)
+    assert not _strings_with_nul(decoded)
+    return decoded
+
+
+def _strings_with_nul(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings_with_nul(k) + _strings_with_nul(v)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings_with_nul(item)]
+    return []
 
 
 # --- Sentry events: identity, time, level -----------------------------------------------------
