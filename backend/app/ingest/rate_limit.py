@@ -81,6 +81,25 @@ def lease_size(limit: int, counted: int) -> int:
     return min(LEASE_MAX, int((limit - counted) * LEASE_RATIO)) if counted < limit else 0
 
 
+@dataclass
+class _Trip:
+    """What one round trip counts for one minute: the waiting events, then a lease."""
+
+    minute: _Minute
+    futures: list[asyncio.Future[bool]]
+    lease: int
+
+    def answer(self, total: int) -> None:
+        """Answer the events by their place in the minute's new `total`; keep what of the lease fits."""
+        minute = self.minute
+        minute.counted = max(minute.counted, total)
+        first = total - self.lease - len(self.futures) + 1  # the events were counted first, in order
+        for place, future in enumerate(self.futures, start=first):
+            if not future.done():
+                future.set_result(place <= minute.limit)
+        minute.leased += max(0, min(self.lease, minute.limit - (total - self.lease)))
+
+
 class RateLimiter:
     """Counts events per project and minute in Redis; one instance per process (and event loop)."""
 
@@ -96,9 +115,10 @@ class RateLimiter:
         # The current minute by (project id, public key): a project deleted and made again under the
         # same id (a restored database) starts afresh.
         self._minutes: dict[tuple[int, str], _Minute] = {}
+        self._pending: list[_Minute] = []  # minutes with events waiting for the next round trip
         self._sender: asyncio.Task[None] | None = None
 
-    async def hit(self, project_id: int, limit: int, public_key: str = "") -> Decision:
+    async def hit(self, project_id: int, limit: int, public_key: str) -> Decision:
         """Count one event for the project; refuse it when the minute's count passes `limit`."""
         if limit <= 0 or time.monotonic() < self._paused_until:
             return ALLOWED
@@ -110,6 +130,8 @@ class RateLimiter:
             return ALLOWED
         if minute.counted < limit:
             future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            if not minute.waiting:
+                self._pending.append(minute)
             minute.waiting.append(future)
             if self._sender is None or self._sender.done():
                 self._sender = asyncio.create_task(self._send_waiting())
@@ -127,52 +149,37 @@ class RateLimiter:
     async def _send_waiting(self) -> None:
         """Count every waiting event, one round trip at a time, until none is left waiting."""
         while True:
-            batch = [m for m in self._minutes.values() if m.waiting]
-            if not batch:
+            pending, self._pending = self._pending, []
+            if not pending:
                 return
-            waiting = {id(m): m.waiting for m in batch}
-            asks = {id(m): lease_size(m.limit, m.counted + len(m.waiting)) for m in batch}
-            for minute in batch:
+            trips = [_Trip(m, m.waiting, lease_size(m.limit, m.counted + len(m.waiting))) for m in pending]
+            for minute in pending:
                 minute.waiting = []
-            if time.monotonic() < self._paused_until:  # Redis just failed: do not wait for it again
-                for futures in waiting.values():
-                    _settle(futures, True)
-                continue
+            paused = time.monotonic() < self._paused_until  # Redis just failed: do not wait for it
             try:
-                totals = await self._count(batch, waiting, asks)
+                totals = None if paused else await self._count(trips)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_S
                 logger.warning("rate limiter cannot reach Redis (%s); letting events through", exc)
-                for futures in waiting.values():
-                    _settle(futures, True)
-                continue
+                totals = None
             except BaseException:
-                for futures in waiting.values():
-                    _settle(futures, True)
+                _allow_all(trips)
                 raise
-            for minute in batch:
-                self._take(minute, waiting[id(minute)], asks[id(minute)], totals[id(minute)])
+            if totals is None:
+                _allow_all(trips)
+                continue
+            for trip, total in zip(trips, totals, strict=True):
+                trip.answer(total)
 
-    async def _count(
-        self, batch: list[_Minute], waiting: dict[int, list[asyncio.Future[bool]]], asks: dict[int, int]
-    ) -> dict[int, int]:
+    async def _count(self, trips: list[_Trip]) -> list[int]:
+        """The minutes' counts after adding each trip's events and lease."""
         async with asyncio.timeout(self._timeout_s * 2):
             async with self._redis.pipeline(transaction=False) as pipe:
-                for minute in batch:
-                    pipe.incrby(minute.key, len(waiting[id(minute)]) + asks[id(minute)])
-                    pipe.expire(minute.key, WINDOW_S + 5)
+                for trip in trips:
+                    pipe.incrby(trip.minute.key, len(trip.futures) + trip.lease)
+                    pipe.expire(trip.minute.key, WINDOW_S + 5)
                 results = await pipe.execute()
-        return {id(minute): int(results[2 * i]) for i, minute in enumerate(batch)}
-
-    @staticmethod
-    def _take(minute: _Minute, futures: list[asyncio.Future[bool]], lease: int, total: int) -> None:
-        """Answer the counted events by their place in the minute; keep what of the lease fits."""
-        minute.counted = max(minute.counted, total)
-        first = total - lease - len(futures) + 1  # the waiting events were counted first, in order
-        for place, future in enumerate(futures, start=first):
-            if not future.done():
-                future.set_result(place <= minute.limit)
-        minute.leased += max(0, min(lease, minute.limit - (total - lease)))
+        return [int(count) for count in results[::2]]
 
     async def aclose(self) -> None:
         if self._sender is not None:
@@ -180,10 +187,12 @@ class RateLimiter:
         await self._redis.aclose()
 
 
-def _settle(futures: list[asyncio.Future[bool]], value: bool) -> None:
-    for future in futures:
-        if not future.done():
-            future.set_result(value)
+def _allow_all(trips: list[_Trip]) -> None:
+    """Fail open: let every event of the trips through."""
+    for trip in trips:
+        for future in trip.futures:
+            if not future.done():
+                future.set_result(True)
 
 
 async def enforce_rate_limit(request: Request, project: Project) -> None:
