@@ -86,7 +86,8 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(limit - len(TRUNCATION_MARKER), 0)] + TRUNCATION_MARKER
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
+    """`text` as PostgreSQL can store it: NUL as U+FFFD, lone surrogates replaced."""
     # PostgreSQL refuses NUL in text/jsonb, and lone surrogates cannot be encoded as UTF-8.
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
@@ -103,7 +104,7 @@ def _capped(text: str, limit: int) -> str:
     """`text` cleaned and cut to `limit`; the usual short, clean ASCII string comes back as it is."""
     if len(text) <= limit and text.isascii() and "\x00" not in text:
         return text
-    return truncate(_clean(text), limit)
+    return truncate(clean_text(text), limit)
 
 
 def _finite_number(value: Any) -> bool:
@@ -115,7 +116,7 @@ def _text(value: Any, limit: int, *, numbers: bool = False) -> str | None:
     if isinstance(value, str):
         if len(value) <= limit and value.isascii() and "\x00" not in value:
             return value  # `_capped`'s fast path, inline: this runs for every field of every frame
-        return truncate(_clean(value), limit)
+        return truncate(clean_text(value), limit)
     if numbers and _finite_number(value):
         return truncate(str(value), limit)
     return None

@@ -9,9 +9,9 @@ caller's job, so nothing here can reveal whether a project exists.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from functools import lru_cache
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from functools import lru_cache, wraps
+from typing import Any, ClassVar, TypeVar, cast
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -92,19 +92,28 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-# An SDK sends the same auth header and DSN with every event: each distinct one is parsed once. The
-# caches are bounded in entries and (values past _CACHED_MAX_CHARS are parsed every time) in size; a
-# malformed value raises afresh each time (exceptions are not cached).
 _CACHED_MAX_CHARS = 512
+_Parse = TypeVar("_Parse", bound=Callable[..., str])
 
 
+def _parsed_once(parse: _Parse) -> _Parse:
+    """`parse`, remembering its answers for the last 1,024 distinct short texts.
+
+    An SDK sends the same auth header and DSN with every event. Texts longer than _CACHED_MAX_CHARS
+    are parsed every time, so the cache stays small; a refusal raises afresh (exceptions are not
+    cached).
+    """
+    cached = lru_cache(maxsize=1024)(parse)
+
+    @wraps(parse)
+    def parse_once(text: str, *args: Any) -> str:
+        return cached(text, *args) if len(text) <= _CACHED_MAX_CHARS else parse(text, *args)
+
+    return cast(_Parse, parse_once)
+
+
+@_parsed_once
 def _key_from_auth_value(value: str, where: str) -> str:
-    if len(value) > _CACHED_MAX_CHARS:
-        return _parse_key_from_auth_value(value, where)
-    return _cached_key_from_auth_value(value, where)
-
-
-def _parse_key_from_auth_value(value: str, where: str) -> str:
     # The "Sentry " scheme is optional in X-Sentry-Auth (the header name says it all); Authorization
     # values only reach here when they carry it, other schemes (Basic, Bearer) belong to proxies.
     prefix = _PREFIX_RE.match(value)
@@ -114,9 +123,6 @@ def _parse_key_from_auth_value(value: str, where: str) -> str:
     if key is None:
         raise AuthError(f"malformed {where} header: no sentry_key")
     return _checked_key(key, f"{where} header")
-
-
-_cached_key_from_auth_value = lru_cache(maxsize=1024)(_parse_key_from_auth_value)
 
 
 def _auth_pairs(text: str) -> dict[str, str]:
@@ -134,12 +140,11 @@ def _auth_pairs(text: str) -> dict[str, str]:
 def _key_from_dsn(dsn: object, project_id: str | None) -> str:
     if not isinstance(dsn, str):  # it comes straight from client JSON
         raise AuthError("malformed dsn in envelope header: not a string")
-    if len(dsn) > _CACHED_MAX_CHARS:
-        return _parse_key_from_dsn(dsn, project_id)
-    return _cached_key_from_dsn(dsn, project_id)
+    return _key_from_dsn_text(dsn, project_id)
 
 
-def _parse_key_from_dsn(dsn: str, project_id: str | None) -> str:
+@_parsed_once
+def _key_from_dsn_text(dsn: str, project_id: str | None) -> str:
     try:
         parts = urlsplit(dsn.strip())
         username = parts.username
@@ -153,9 +158,6 @@ def _parse_key_from_dsn(dsn: str, project_id: str | None) -> str:
     if project_id is not None and dsn_project != str(project_id):
         raise AuthError("the envelope dsn names a different project than the URL")
     return _checked_key(username, "envelope dsn")
-
-
-_cached_key_from_dsn = lru_cache(maxsize=1024)(_parse_key_from_dsn)
 
 
 def _checked_key(key: str, where: str) -> str:

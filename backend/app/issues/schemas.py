@@ -10,6 +10,7 @@ from typing import Literal
 
 import orjson
 
+from app.ingest.normalize import clean_text
 from app.models import Issue
 from app.models.issue import ISSUE_STATUSES
 
@@ -20,8 +21,8 @@ STATUS_CHOICES = (*ISSUE_STATUSES, "all")
 
 
 def _facet_value(value: str | None) -> str | None:
-    """A facet filter as ingest stores facet values: NUL (which PostgreSQL refuses) as U+FFFD."""
-    return (value or "").strip()[:200].replace("\x00", "\ufffd") or None
+    """A facet filter cleaned the way ingest cleans the values it stores (PostgreSQL refuses NUL)."""
+    return clean_text((value or "").strip()[:200]) or None
 
 
 @dataclass(frozen=True)
