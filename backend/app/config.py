@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     analysis_lease_s: float = 330.0  # a claimed analysis is re-claimable after this (> hard time limit)
     sweeper_interval_s: float = 30.0
     sweeper_min_age_s: float = 60.0  # pending analyses older than this are re-enqueued
+    # The worker's nice value: analyses give way to ingest for the CPU (app/runtime/cpu_priority.py).
+    # 0 = the priority it was started with.
+    worker_nice: int = Field(default=10, ge=0, le=19)
 
     # Ingest
     enqueue_timeout_s: float = 1.0

@@ -7,10 +7,11 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import celeryd_after_setup
+from celery.signals import celeryd_after_setup, worker_init
 
 from app.analysis import service
 from app.celery_app import HARD_TIME_LIMIT_S, MAX_RETRIES, SOFT_TIME_LIMIT_S, celery_app
+from app.runtime.cpu_priority import lower_cpu_priority
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,12 @@ def _announce_provider(**_kwargs: Any) -> None:
     # Built once in the main process, before the pool forks, so a fallback or a settings error
     # is said once, at start, where whoever started the worker is looking.
     logger.info("%s", service.describe_provider(service.get_settings()))
+
+
+@worker_init.connect
+def _give_way_to_ingest(**_kwargs: Any) -> None:
+    # In the worker's main process before its pool starts: prefork children and green threads inherit it.
+    lower_cpu_priority(service.get_settings().worker_nice)
 
 
 @celery_app.task(
