@@ -97,7 +97,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--client", choices=["raw", "httpx"], default="raw")
     ap.add_argument("--loop", choices=["auto", "asyncio"], default="auto")
     ap.add_argument("--dir", default="/tmp/faultline-scaling")  # noqa: S108
-    ap.add_argument("--repeats", type=int, default=2, help="loads per size; the best one counts")
+    ap.add_argument("--repeats", type=int, default=3, help="loads per size; the best one counts")
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--json", help="also write raw results as JSON to this file")
     return ap
