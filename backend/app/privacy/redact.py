@@ -127,6 +127,8 @@ class Redactor:
         return out
 
     def _redact_fixpoint(self, text: str) -> str:
+        if p.PLAIN_ID_RE.fullmatch(text) and not self._extra_patterns:
+            return text  # an id or a timestamp: nothing to find in it (patterns.PLAIN_ID_RE)
         out = self._redact_once(text)
         # One pass can expose a match to a pattern that ran before it (a marker now stands where
         # a word character blocked a boundary), so text that changed gets another pass, until

@@ -25,6 +25,7 @@ from app.privacy import (
     redact_value,
     split_setting,
 )
+from app.privacy.patterns import PLAIN_ID_RE
 
 # --- every secret kind, by value in free text -----------------------------------------------------
 
@@ -338,6 +339,54 @@ SURVIVORS = [
 @pytest.mark.parametrize("text", SURVIVORS)
 def test_ordinary_text_survives(text: str) -> None:
     assert redact_text(text) == text
+
+
+# --- ids and timestamps skip the patterns (patterns.PLAIN_ID_RE) -----------------------------------
+
+# A redactor that runs every pattern on every string: an extra pattern that never matches turns the
+# shortcut for ids and timestamps off.
+FULL_PASS = Redactor(extra_patterns=["(?!x)x"])
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.from_regex(PLAIN_ID_RE, fullmatch=True))
+def test_every_pattern_leaves_what_the_shortcut_lets_through_unchanged(text: str) -> None:
+    assert FULL_PASS.redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "07caf917d8af492e92e734cc9208826d",  # event id
+        "ea13f071f8de4564",  # span id
+        "2703dec8-1f2a-5f1f-6423-304d46caaca9",
+        "486445",
+        "2026-11-30T18:55:41.533597+00:00",
+        "2026-11-30T18:55:41Z",
+    ],
+)
+def test_ids_and_timestamps_take_the_shortcut_and_survive(text: str) -> None:
+    assert PLAIN_ID_RE.fullmatch(text)
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "marker"),
+    [
+        ("4111111111111111", "[card]"),  # digits only, 16 of them: a card, not an id
+        ("4111-1111-1111-1111", "[card]"),
+        ("ACCA0123456789ABCDEF", "[aws-key]"),  # uppercase hex: an AWS key id
+        ("2001:db8:85a3::8a2e:370:7334", "[ip]"),
+    ],
+)
+def test_secrets_shaped_like_ids_are_not_let_through(text: str, marker: str) -> None:
+    assert not PLAIN_ID_RE.fullmatch(text)
+    assert redact_text(text) == marker
+
+
+def test_extra_patterns_still_apply_to_ids() -> None:
+    redactor = Redactor(extra_patterns=[r"deadbeef\w+"])
+    assert redactor.redact_text("deadbeef0123456789abcdef") != "deadbeef0123456789abcdef"
 
 
 def test_a_dotted_quad_is_treated_as_an_ip_unless_a_key_says_it_is_a_version() -> None:
