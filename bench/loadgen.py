@@ -368,6 +368,16 @@ def seed_target(
     return Target(host, port, "/api/v1/events", headers, bodies, [len(b) for b in bodies])
 
 
+def _header(lower_head: bytes, name: bytes) -> bytes | None:
+    """The value of header `name` in a lowercased response head, or None (one search, no split)."""
+    at = lower_head.find(b"\r\n" + name + b":")
+    if at < 0:
+        return None
+    start = at + len(name) + 3
+    end = lower_head.find(b"\r\n", start)
+    return lower_head[start : end if end >= 0 else None].strip()
+
+
 class _Conn:
     """One keep-alive HTTP/1.1 connection on asyncio streams."""
 
@@ -416,18 +426,14 @@ class _Conn:
     async def _read_rest(self, head: bytes) -> int:
         """Parse the response head (status line and headers, read whole) and read the body."""
         assert self.reader is not None
-        status_line, _, header_block = head.partition(b"\r\n")
+        status_line = head[: head.find(b"\r\n")]
         status = int(status_line.split(b" ", 2)[1])
-        length, chunked, close = None, False, status_line.startswith(b"HTTP/1.0")
-        for line in header_block.split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            name, value = name.strip().lower(), value.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding" and b"chunked" in value:
-                chunked = True
-            elif name == b"connection":
-                close = value == b"close"
+        lower = head.lower()
+        length_text = _header(lower, b"content-length")
+        length = int(length_text) if length_text is not None else None
+        chunked = b"chunked" in (_header(lower, b"transfer-encoding") or b"")
+        connection = _header(lower, b"connection")
+        close = connection == b"close" if connection is not None else status_line.startswith(b"HTTP/1.0")
         if chunked:
             while True:
                 size = int((await self.reader.readline()).split(b";")[0], 16)
