@@ -127,7 +127,7 @@ class Redactor:
         return out
 
     def _redact_fixpoint(self, text: str) -> str:
-        if p.PLAIN_ID_RE.fullmatch(text) and not self._extra_patterns:
+        if not self._extra_patterns and p.PLAIN_ID_RE.fullmatch(text):
             return text  # an id or a timestamp: nothing to find in it (patterns.PLAIN_ID_RE)
         out = self._redact_once(text)
         # One pass can expose a match to a pattern that ran before it (a marker now stands where
