@@ -429,22 +429,23 @@ class _ResponseReader(asyncio.Protocol):
         status_line = head[: head.find(b"\r\n")]
         lower = head.lower()
         length_text = _header(lower, b"content-length")
+        chunked = b"chunked" in (_header(lower, b"transfer-encoding") or b"")
         connection = _header(lower, b"connection")
         close = connection == b"close" if connection is not None else status_line.startswith(b"HTTP/1.0")
-        body_end = _body_end(buf, head_end + 4, lower, length_text, self.closed)
+        body_end = _body_end(buf, head_end + 4, chunked, length_text, self.closed)
         if body_end is None:
             return
-        if body_end == len(buf) and length_text is None and b"chunked" not in lower:
-            close = True  # delimited by the server closing
+        if not chunked and length_text is None:
+            close = True  # the body ended where the server closed
         del buf[:body_end]
         waiter.set_result((int(status_line.split(b" ", 2)[1]), close))
 
 
 def _body_end(
-    buf: bytearray, start: int, lower_head: bytes, length_text: bytes | None, closed: bool
+    buf: bytearray, start: int, chunked: bool, length_text: bytes | None, closed: bool
 ) -> int | None:
     """Where the response body starting at `start` ends in `buf`, or None while it is incomplete."""
-    if b"chunked" in (_header(lower_head, b"transfer-encoding") or b""):
+    if chunked:
         pos = start
         while True:
             line_end = buf.find(b"\r\n", pos)
