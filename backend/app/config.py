@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     ingest_ack_wait_s: float = 2.0
     digest_batch: int = 64  # inbox rows per digester transaction (more: more memory, no faster)
     digest_poll_s: float = 1.0  # the digester also looks at the inbox this often unasked
+    # During a burst the digester gives way to the answers (app/ingest/digester.py, yield_pause):
+    # after each batch it pauses this many times as long as the batch took (3: it takes at most a
+    # quarter of the time; 0: never pauses), unless its events had waited DIGEST_MAX_DELAY_S or more.
+    digest_yield_ratio: float = Field(default=3.0, ge=0)
+    digest_max_delay_s: float = Field(default=5.0, ge=0)
 
     # Redaction on top of the built-in rules: regexes whose matches (or their `secret` group) are
     # replaced, and key names whose values are filtered. A JSON list, or comma-separated text.

@@ -13,6 +13,11 @@ stdin (app/ingest/digester_process.py) and wakes it with a byte there after each
 also looks at the inbox every DIGEST_POLL_S on its own (rows left by a crash, or by another API
 process), and ends when its stdin closes (the API stopped), after the batch in hand.
 
+While PostgreSQL stores a chunk of a batch, this process prepares the next chunk (STORE_CHUNK). During
+a burst it gives way to the API between batches (yield_pause): the burst's events are durable in the
+inbox, and each costs the API a third of what it costs to digest, so answers come first and the digester
+catches up after, within DIGEST_MAX_DELAY_S of each event's arrival at most (plus its own time).
+
 A row whose event cannot be prepared or stored (a bug, a value PostgreSQL refuses) is not lost:
 it stays in the inbox with the error and is retried by later batches up to MAX_ATTEMPTS times.
 
@@ -26,7 +31,10 @@ import contextlib
 import logging
 import os
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -50,6 +58,8 @@ RECONNECT_DELAY_S = 1.0
 # answer; a crash that loses the transaction leaves the rows in the inbox, digested again later.
 # The API's inbox commits then wait for fewer flushes.
 NO_FLUSH_WAIT_SQL = "SET synchronous_commit = off"
+# A batch is stored in chunks of this many events, each written while the next one is prepared.
+STORE_CHUNK = 16
 
 
 @dataclass(frozen=True)
@@ -62,13 +72,31 @@ class DigesterConfig:
     redact_extra_fields: list[str]
     batch: int
     poll_s: float
+    yield_ratio: float = 0.0  # see yield_pause
+    max_delay_s: float = 0.0
 
 
 @dataclass
 class BatchOutcome:
-    done: list[int]  # inbox ids stored (or found already stored) and deleted
-    analyses: list[int]  # error_events ids whose new pending analysis the API must enqueue
-    failed: dict[int, str]  # inbox id -> error, kept for a later attempt
+    oldest_received_at: datetime  # of the rows this batch took
+    done: list[int] = field(default_factory=list)  # inbox ids stored (or found already stored), deleted
+    analyses: list[int] = field(default_factory=list)  # error_events ids whose new analysis to enqueue
+    failed: dict[int, str] = field(default_factory=dict)  # inbox id -> error, kept for a later attempt
+
+
+def yield_pause(config: DigesterConfig, batch_s: float, oldest_wait_s: float, *, api_busy: bool) -> float:
+    """Seconds to wait before the next batch: the digester gives way to ingest during a burst.
+
+    An event costs the API a third of what it costs to digest (here and in PostgreSQL), and a burst's
+    events are safe once in the inbox. So while the API is taking in events (it woke us during the
+    batch), the digester pauses `yield_ratio` times as long as its batch took and leaves the CPU to
+    the answers; it catches up when the burst is over. It pauses no further than until the events
+    it took have waited `max_delay_s`: a load that does not stop leaves no event undigested longer
+    than that (beyond the time the digester needs), and the digester then runs flat out as before.
+    """
+    if not api_busy:
+        return 0.0
+    return max(0.0, min(batch_s * config.yield_ratio, config.max_delay_s - oldest_wait_s))
 
 
 class Digester:
@@ -84,10 +112,26 @@ class Digester:
         self.box: SecretBox = inbox_box(config.secret_key)
         configure_redactor(config.redact_extra_patterns, config.redact_extra_fields)
 
-    async def drain(self) -> None:
-        """Digest batches, reporting each, until the inbox has nothing this digester may take."""
-        while (outcome := await self.digest_batch()) is not None:
+    async def drain(self, wakes_read: Callable[[], int]) -> None:
+        """Digest batches, reporting each, until the inbox has nothing this digester may take.
+
+        `wakes_read` counts the API's wake-ups so far: one came during a batch if the API committed
+        new events meanwhile (see yield_pause).
+        """
+        while True:
+            wakes_before, started = wakes_read(), time.monotonic()
+            outcome = await self.digest_batch()
+            if outcome is None:
+                return
             report(outcome)
+            pause = yield_pause(
+                self.config,
+                batch_s=time.monotonic() - started,
+                oldest_wait_s=time.time() - outcome.oldest_received_at.timestamp(),
+                api_busy=wakes_read() > wakes_before,
+            )
+            if pause > 0:
+                await asyncio.sleep(pause)
 
     async def digest_batch(self) -> BatchOutcome | None:
         """Digest one batch in one transaction; None when there was nothing to take."""
@@ -97,21 +141,22 @@ class Digester:
             rows = await cur.fetchall()
             if not rows:
                 return None
-            outcome = BatchOutcome([], [], {})
-            ready: list[tuple[int, PreparedEvent]] = []
-            for inbox_id, project_id, event_id, received_at, sealed in rows:
-                try:
-                    raw = unseal(self.box, sealed)
-                    data = parse_json_payload(raw, max_bytes=len(raw))
-                    data["event_id"] = event_id  # the id the client was answered with
-                    prepared = prepare_event(
-                        project_id, data, normalize_sentry_event, received_at=received_at
-                    )
-                    ready.append((inbox_id, prepared))
-                except Exception as exc:  # a bug of ours on a strange event: keep the row, say why
-                    logger.exception("inbox row %s could not be prepared", inbox_id)
-                    outcome.failed[inbox_id] = f"prepare: {exc!r}"[:1000]
-            await self._store(conn, ready, outcome)
+            outcome = BatchOutcome(oldest_received_at=min(row[3] for row in rows))
+            # PostgreSQL stores one chunk while this process prepares the next (see _prepare_chunk).
+            storing: asyncio.Task[None] | None = None
+            try:
+                for start in range(0, len(rows), STORE_CHUNK):
+                    ready = await self._prepare_chunk(rows[start : start + STORE_CHUNK], outcome)
+                    if storing is not None:
+                        await storing
+                    storing = asyncio.create_task(self._store(conn, ready, outcome))
+                if storing is not None:
+                    await storing
+            finally:
+                if storing is not None and not storing.done():  # cancelled, or a prepare raised
+                    storing.cancel()
+                    with contextlib.suppress(BaseException):
+                        await storing
             if outcome.done:
                 await conn.execute(DELETE_SQL, {"ids": outcome.done})
             if outcome.failed:
@@ -119,6 +164,28 @@ class Digester:
                     FAILED_SQL, {"ids": list(outcome.failed), "errors": list(outcome.failed.values())}
                 )
         return outcome
+
+    async def _prepare_chunk(
+        self, rows: list[tuple[Any, ...]], outcome: BatchOutcome
+    ) -> list[tuple[int, PreparedEvent]]:
+        """Unseal, scrub, normalize and group inbox rows; a row that fails is recorded in `outcome`.
+
+        After each event it lets the event loop run, so the chunk being stored meanwhile moves on
+        through its round trips: the database's work on one chunk overlaps this CPU work on the next.
+        """
+        ready: list[tuple[int, PreparedEvent]] = []
+        for inbox_id, project_id, event_id, received_at, sealed in rows:
+            try:
+                raw = unseal(self.box, sealed)
+                data = parse_json_payload(raw, max_bytes=len(raw))
+                data["event_id"] = event_id  # the id the client was answered with
+                prepared = prepare_event(project_id, data, normalize_sentry_event, received_at=received_at)
+                ready.append((inbox_id, prepared))
+            except Exception as exc:  # a bug of ours on a strange event: keep the row, say why
+                logger.exception("inbox row %s could not be prepared", inbox_id)
+                outcome.failed[inbox_id] = f"prepare: {exc!r}"[:1000]
+            await asyncio.sleep(0)
+        return ready
 
     async def _store(
         self,
@@ -207,7 +274,7 @@ async def run(config: DigesterConfig) -> None:
         wake.clear()
         drained_wakes = wakes_read
         try:
-            await digester.drain()
+            await digester.drain(lambda: wakes_read)
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             logger.warning("digester: database unavailable (%s); retrying", exc)
             await asyncio.sleep(RECONNECT_DELAY_S)

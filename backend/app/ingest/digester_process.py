@@ -148,6 +148,8 @@ class DigesterProcess:
             "redact_extra_fields": s.redact_extra_fields,
             "batch": s.digest_batch,
             "poll_s": s.digest_poll_s,
+            "yield_ratio": s.digest_yield_ratio,
+            "max_delay_s": s.digest_max_delay_s,
         }
 
     def _on_report(self, report: dict[str, Any]) -> None:

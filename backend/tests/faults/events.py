@@ -43,6 +43,10 @@ def envelope(n: int, extra: dict[str, Any] | None = None) -> bytes:
     return b"\n".join([headers, item_headers, payload])
 
 
+def sentry_auth(key: str) -> dict[str, str]:
+    return {"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key}, sentry_client=faults/1.0"}
+
+
 def post_envelope(
     base_url: str,
     project_id: int,
@@ -51,11 +55,13 @@ def post_envelope(
     *,
     timeout_s: float = 10,
     extra: dict[str, Any] | None = None,
+    body: bytes | None = None,
 ) -> httpx.Response:
+    """POST envelope `n` (or the envelope `body` given, to send one event twice)."""
     return httpx.post(
         f"{base_url}/api/{project_id}/envelope/",
-        content=envelope(n, extra),
-        headers={"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key}, sentry_client=faults/1.0"},
+        content=envelope(n, extra) if body is None else body,
+        headers=sentry_auth(key),
         timeout=timeout_s,
     )
 
