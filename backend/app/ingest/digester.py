@@ -84,17 +84,23 @@ class BatchOutcome:
     failed: dict[int, str] = field(default_factory=dict)  # inbox id -> error, kept for a later attempt
 
 
-def yield_pause(config: DigesterConfig, batch_s: float, oldest_wait_s: float, *, api_busy: bool) -> float:
+# The API must have been taking in events this long, the inbox never empty meanwhile, before the
+# digester gives way: a short burst is stored as it comes, as if there were no pauses at all.
+YIELD_AFTER_BUSY_S = 0.3
+
+
+def yield_pause(config: DigesterConfig, batch_s: float, oldest_wait_s: float, *, busy_s: float) -> float:
     """Seconds to wait before the next batch: the digester gives way to ingest during a burst.
 
     An event costs the API a third of what it costs to digest (here and in PostgreSQL), and a burst's
-    events are safe once in the inbox. So while the API is taking in events (it woke us during the
-    batch), the digester pauses `yield_ratio` times as long as its batch took and leaves the CPU to
-    the answers; it catches up when the burst is over. It pauses no further than until the events
-    it took have waited `max_delay_s`: a load that does not stop leaves no event undigested longer
-    than that (beyond the time the digester needs), and the digester then runs flat out as before.
+    events are safe once in the inbox. So once the API has been taking in events for `busy_s` >=
+    YIELD_AFTER_BUSY_S (it woke us during every batch since), the digester pauses `yield_ratio`
+    times as long as its batch took and leaves the CPU to the answers; it catches up when the burst
+    is over. It pauses no further than until the events it took have waited `max_delay_s`: a load
+    that does not stop leaves no event undigested longer than that (beyond the time the digester
+    needs), and the digester then runs flat out as before.
     """
-    if not api_busy:
+    if busy_s < YIELD_AFTER_BUSY_S:
         return 0.0
     return max(0.0, min(batch_s * config.yield_ratio, config.max_delay_s - oldest_wait_s))
 
@@ -118,17 +124,23 @@ class Digester:
         `wakes_read` counts the API's wake-ups so far: one came during a batch if the API committed
         new events meanwhile (see yield_pause).
         """
+        busy_since: float | None = None  # since when the API woke us during every batch
         while True:
             wakes_before, started = wakes_read(), time.monotonic()
             outcome = await self.digest_batch()
             if outcome is None:
                 return
             report(outcome)
+            now = time.monotonic()
+            if wakes_read() == wakes_before:
+                busy_since = None
+            elif busy_since is None:
+                busy_since = started
             pause = yield_pause(
                 self.config,
-                batch_s=time.monotonic() - started,
+                batch_s=now - started,
                 oldest_wait_s=time.time() - outcome.oldest_received_at.timestamp(),
-                api_busy=wakes_read() > wakes_before,
+                busy_s=0.0 if busy_since is None else now - busy_since,
             )
             if pause > 0:
                 await asyncio.sleep(pause)

@@ -79,6 +79,7 @@ def test_status_code_extraction_and_what_qualifies_for_analysis(project, worker)
 def test_two_hundred_concurrent_events_of_one_error_count_exactly(project):
     events = [error_event("TimeoutError", f"upstream timed out after {n} ms") for n in range(200)]
     assert send_in_subprocess(project, events, connections=24)["statuses"] == {200: 200}
+    wait_until_digested()
     (issue,) = rows("SELECT id, times_seen, current_analysis_id FROM issues")
     assert issue["times_seen"] == 200
     assert scalar("SELECT count(*) FROM error_events WHERE issue_id = :id", id=issue["id"]) == 200
@@ -92,6 +93,7 @@ def test_two_hundred_concurrent_events_of_one_error_count_exactly(project):
 def test_concurrent_resends_of_one_event_store_it_once(project):
     event = error_event()
     assert send_in_subprocess(project, [event] * 40, connections=16)["statuses"] == {200: 40}
+    wait_until_digested()
     assert scalar("SELECT count(*) FROM error_events") == 1
     assert scalar("SELECT times_seen FROM issues") == 1
 
