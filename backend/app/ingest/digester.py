@@ -153,7 +153,7 @@ class Digester:
             rows = await cur.fetchall()
             if not rows:
                 return None
-            outcome = BatchOutcome(oldest_received_at=min(row[3] for row in rows))
+            outcome = BatchOutcome(oldest_received_at=min(received_at for _, _, _, received_at, _ in rows))
             # PostgreSQL stores one chunk while this process prepares the next (see _prepare_chunk).
             storing: asyncio.Task[None] | None = None
             try:
