@@ -72,8 +72,9 @@ class Settings(BaseSettings):
     digest_batch: int = 64  # inbox rows per digester transaction (more: more memory, no faster)
     digest_poll_s: float = 1.0  # the digester also looks at the inbox this often unasked
     # During a burst the digester gives way to the answers (app/ingest/digester.py, yield_pause):
-    # after each batch it pauses this many times as long as the batch took (3: it takes at most a
-    # quarter of the time; 0: never pauses), unless its events had waited DIGEST_MAX_DELAY_S or more.
+    # once new events have kept coming for YIELD_AFTER_BUSY_S (0.3 s), it pauses after each batch this
+    # many times as long as the batch took (3: it takes at most a quarter of the time; 0: never
+    # pauses), and never past the point where its events have waited DIGEST_MAX_DELAY_S.
     digest_yield_ratio: float = Field(default=3.0, ge=0)
     digest_max_delay_s: float = Field(default=5.0, ge=0)
 

@@ -72,8 +72,8 @@ class DigesterConfig:
     redact_extra_fields: list[str]
     batch: int
     poll_s: float
-    yield_ratio: float = 0.0  # see yield_pause
-    max_delay_s: float = 0.0
+    yield_ratio: float  # see yield_pause
+    max_delay_s: float
 
 
 @dataclass

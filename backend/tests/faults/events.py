@@ -43,10 +43,6 @@ def envelope(n: int, extra: dict[str, Any] | None = None) -> bytes:
     return b"\n".join([headers, item_headers, payload])
 
 
-def sentry_auth(key: str) -> dict[str, str]:
-    return {"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key}, sentry_client=faults/1.0"}
-
-
 def post_envelope(
     base_url: str,
     project_id: int,
@@ -56,12 +52,14 @@ def post_envelope(
     timeout_s: float = 10,
     extra: dict[str, Any] | None = None,
     body: bytes | None = None,
+    client: httpx.Client | None = None,
 ) -> httpx.Response:
-    """POST envelope `n` (or the envelope `body` given, to send one event twice)."""
-    return httpx.post(
+    """POST envelope `n` (or the envelope `body` given, to send one event twice), on `client`'s
+    kept-alive connection if given."""
+    return (client or httpx).post(
         f"{base_url}/api/{project_id}/envelope/",
         content=envelope(n, extra) if body is None else body,
-        headers=sentry_auth(key),
+        headers={"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key}, sentry_client=faults/1.0"},
         timeout=timeout_s,
     )
 

@@ -10,7 +10,7 @@ import time
 import httpx
 
 from app.ingest.digester import STORE_CHUNK
-from tests.faults.events import envelope, post_envelope, sentry_auth
+from tests.faults.events import envelope, post_envelope
 from tests.faults.servers import Stack
 from tests.faults.test_digester_crash import FAST_ACK, a_project, stored_envelopes, storing_blocked
 from tests.support.db import wait_until
@@ -53,11 +53,7 @@ def test_a_digester_that_gives_way_to_a_stream_still_stores_each_event_within_th
         with httpx.Client(timeout=10) as client:
             while time.monotonic() < stop_at:
                 n = 10_000 * (slot + 1) + sent[slot]
-                response = client.post(
-                    f"{api.url}/api/{project_id}/envelope/",
-                    content=envelope(n),
-                    headers=sentry_auth(key),
-                )
+                response = post_envelope(api.url, project_id, key, n, client=client)
                 if response.status_code != 200:
                     refused.append(response.status_code)
                     return
