@@ -26,8 +26,8 @@ sys.path.insert(0, str(HERE.parent / "backend"))
 
 import loadgen  # noqa: E402
 
-from app.ingest.normalize import normalize_sentry_event  # noqa: E402
-from app.ingest.prepare import prepare_event  # noqa: E402
+from app.events.normalize import normalize_sentry_event  # noqa: E402
+from app.events.prepare import prepare_event  # noqa: E402
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.analysis.providers.base import AnalysisInput
-from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
+from app.events.model import ExceptionInfo, Frame, NormalizedEvent
 
 CHARS_PER_TOKEN = 4
 DEFAULT_MAX_INPUT_TOKENS = 6000

@@ -33,7 +33,7 @@ from app.analysis.providers.base import (
 from app.analysis.providers.factory import ProviderConfigError, build_provider_or_fallback
 from app.config import Settings, get_settings
 from app.db import sync_session
-from app.ingest.event import NormalizedEvent
+from app.events.model import NormalizedEvent
 from app.models import ErrorEvent, Issue, IssueAnalysis, Project
 from app.privacy.redact import redact_event, redact_text
 

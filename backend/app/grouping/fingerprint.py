@@ -11,8 +11,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app.events.model import Frame, NormalizedEvent
 from app.grouping import v1
-from app.ingest.event import Frame, NormalizedEvent
 
 CURRENT_VERSION = v1.GROUPING_VERSION
 VERSIONS: dict[str, Callable[[NormalizedEvent], list[str]]] = {v1.GROUPING_VERSION: v1.components}

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 
+from app.events.model import ExceptionInfo, Frame, NormalizedEvent
 from app.grouping.normalize import FOLD_RULES_V1, fold_variables
-from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
 
 GROUPING_VERSION = "v1"
 

@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection as SAConnection
 
 from app.config import get_settings
 from app.db import get_async_engine
+from app.events.prepare import PreparedEvent
+from app.events.store import AtomicWrite, StoredEvent, store_batch, store_each_once
 from app.ingest.deadline import deadline
-from app.ingest.prepare import PreparedEvent
-from app.ingest.service import AtomicWrite, StoredEvent, store_batch, store_each_once
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """The digester: a child process of the API that stores and groups the events waiting in the inbox.
 
 For each batch of inbox rows (app/ingest/inbox.py), in one transaction: unseal each event, scrub,
-normalize and group it (app/ingest/prepare.py, the same code the seed endpoint runs inline), store
-the batch with its issues and pending analyses (app/ingest/service.py), and delete the rows. After
+normalize and group it (app/events/prepare.py, the same code the seed endpoint runs inline), store
+the batch with its issues and pending analyses (app/events/store.py), and delete the rows. After
 the commit it reports to the API on stdout which inbox rows are done and which stored events need
 an analysis enqueued; the API answers requests waiting for them and hands the analyses to Celery.
 
@@ -41,11 +41,11 @@ import orjson
 import psycopg
 from nacl.secret import SecretBox
 
+from app.events.normalize import normalize_sentry_event
+from app.events.prepare import PreparedEvent, prepare_event
+from app.events.store import StoredEvent, store_batch, store_each_once
 from app.ingest.envelope import parse_json_payload
 from app.ingest.inbox import CLAIM_SQL, DELETE_SQL, FAILED_SQL, MAX_ATTEMPTS, inbox_box, unseal
-from app.ingest.normalize import normalize_sentry_event
-from app.ingest.prepare import PreparedEvent, prepare_event
-from app.ingest.service import StoredEvent, store_batch, store_each_once
 from app.pg import CONNECT_ARGS, FAST_TOAST_SQL
 from app.privacy.redact import configure_redactor
 from app.runtime.gc_tuning import tune_gc_for_serving

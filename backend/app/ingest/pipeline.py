@@ -23,11 +23,11 @@ from app.analysis.dispatch import AnalysisDispatcher
 from app.config import get_settings
 from app.db import get_async_sessionmaker
 from app.errors import AppError
+from app.events.normalize import Normalizer
+from app.events.prepare import prepare_event
+from app.events.store import StoredEvent
 from app.ingest.batcher import get_batcher
 from app.ingest.deadline import deadline
-from app.ingest.normalize import Normalizer
-from app.ingest.prepare import prepare_event
-from app.ingest.service import StoredEvent
 from app.models import Project
 
 logger = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from app.config import get_settings
 from app.errors import AppError
+from app.events.normalize import normalize_seed_event
 from app.ingest.body import read_body
 from app.ingest.envelope import parse_json_payload
-from app.ingest.normalize import normalize_seed_event
 from app.ingest.pipeline import accept_event, ingest_session
 from app.ingest.rate_limit import enforce_rate_limit
 from app.ingest.seed_schema import EventAccepted, SeedEventIn

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.events.normalize import normalize_event_id
 from app.ingest.body import decode_legacy_store_body, read_body
 from app.ingest.envelope import parse_envelope, parse_json_payload
 from app.ingest.inbox import InboxEvent
@@ -27,7 +28,6 @@ from app.ingest.limits import (
     SENTRY_ERROR_RESPONSES,
     BadPayload,
 )
-from app.ingest.normalize import normalize_event_id
 from app.ingest.pipeline import ingest_session
 from app.ingest.rate_limit import enforce_rate_limit
 from app.ingest.sentry_auth import KeyRejected, extract_sentry_key

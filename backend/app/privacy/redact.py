@@ -28,8 +28,8 @@ import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from app.ingest.event import REQUEST_TREES, ExceptionInfo, Frame, NormalizedEvent
-from app.ingest.normalize import format_params
+from app.events.model import REQUEST_TREES, ExceptionInfo, Frame, NormalizedEvent
+from app.events.normalize import format_params
 from app.privacy import patterns as p
 
 _KEY_CACHE_LIMIT = 10_000
@@ -340,7 +340,7 @@ class Redactor:
         (["password", "hunter2"] into "%s=%s"), numbers turned into text, a URL split into path and
         query, a stack trace parsed into exceptions, strings cut to length. Those fields are
         scrubbed here as `redact_event` scrubs them, so grouping reads the very values it always
-        did (the logging template aside: app/ingest/prepare.py); they are few and short, mostly
+        did (the logging template aside: app/events/prepare.py); they are few and short, mostly
         found in the text cache. Labels are kept, as `redact_event` keeps them.
         """
         text = self._optional_text

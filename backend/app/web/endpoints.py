@@ -27,7 +27,7 @@ from app.auth.dependencies import SESSION_MAX_AGE_S, CsrfUser, CurrentUser, DbSe
 from app.auth.service import authenticate, close_session, create_api_token, load_session, open_session
 from app.auth.tokens import new_secret
 from app.errors import AppError
-from app.ingest.event import NormalizedEvent
+from app.events.model import NormalizedEvent
 from app.issues import repository as issues
 from app.issues.schemas import LEVEL_CHOICES, SORT_KEYS, STATUS_CHOICES, Cursor, IssueFilters
 from app.issues.service import set_status

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from app.analysis.markdown import render_markdown
 from app.analysis.providers.base import AnalysisInput, AnalysisResult
 from app.analysis.providers.heuristic import HeuristicProvider, analyse_event, match_rule
-from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
+from app.events.model import ExceptionInfo, Frame, NormalizedEvent
 
 
 def frame(filename: str, function: str, lineno: int, context_line: str | None = None) -> Frame:

@@ -12,7 +12,7 @@ from app.analysis.providers.factory import ProviderConfigError, build_provider_o
 from app.analysis.providers.heuristic import HeuristicProvider
 from app.analysis.providers.openai import OpenAIProvider
 from app.config import Settings, get_settings
-from app.ingest.event import NormalizedEvent
+from app.events.model import NormalizedEvent
 from app.privacy import redact_event, redact_text, redact_value
 from app.privacy.redact import get_redactor
 

@@ -17,7 +17,7 @@ from app.analysis.prompt import (
     build_prompt,
 )
 from app.analysis.providers.base import AnalysisInput
-from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
+from app.events.model import ExceptionInfo, Frame, NormalizedEvent
 
 FIVE_MB = 5 * 1024 * 1024
 

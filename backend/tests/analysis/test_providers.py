@@ -22,7 +22,7 @@ from app.analysis.providers.base import (
 from app.analysis.providers.factory import ProviderConfigError, build_provider
 from app.analysis.providers.openai import OpenAIProvider
 from app.analysis.providers.transport import HTTPProvider
-from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
+from app.events.model import ExceptionInfo, Frame, NormalizedEvent
 from tests.fake_llm import fixtures
 from tests.fake_llm.server import DEFAULT_ANSWER, FakeLLMProcess, FakeLLMServer
 

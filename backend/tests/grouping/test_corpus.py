@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from app.events.model import NormalizedEvent
+from app.events.normalize import normalize_sentry_event
 from app.grouping.fingerprint import Grouping, compute_grouping
-from app.ingest.event import NormalizedEvent
-from app.ingest.normalize import normalize_sentry_event
 
 INPUTS = Path(__file__).parent / "inputs"
 PINNED = Path(__file__).parent / "expected_v1.json"

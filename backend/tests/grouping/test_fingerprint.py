@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from app.events.normalize import normalize_seed_event, normalize_sentry_event
 from app.grouping.fingerprint import compute_grouping
 from app.grouping.normalize import fold_variables
-from app.ingest.normalize import normalize_seed_event, normalize_sentry_event
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

@@ -12,9 +12,9 @@ from sqlalchemy import make_url
 
 from app.config import get_settings
 from app.db import sync_session
-from app.ingest.normalize import normalize_sentry_event
-from app.ingest.prepare import PreparedEvent, prepare_event
-from app.ingest.service import StoredEvent, store_batch
+from app.events.normalize import normalize_sentry_event
+from app.events.prepare import PreparedEvent, prepare_event
+from app.events.store import StoredEvent, store_batch
 from app.projects.service import create_project
 from tests.support.db import rows
 from tests.support.sentry import error_event

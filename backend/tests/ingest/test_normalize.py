@@ -11,14 +11,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.grouping.fingerprint import compute_grouping
-from app.ingest.event import NormalizedEvent
-from app.ingest.normalize import (
+from app.events.model import NormalizedEvent
+from app.events.normalize import (
     TRUNCATION_MARKER,
     normalize_seed_event,
     normalize_sentry_event,
     parse_stack_text,
 )
+from app.grouping.fingerprint import compute_grouping
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 CORPUS = Path(__file__).parent.parent / "grouping" / "inputs"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.events.normalize import normalize_seed_event, normalize_sentry_event
+from app.events.prepare import PreparedEvent, prepare_event
 from app.grouping.fingerprint import compute_grouping
-from app.ingest.normalize import normalize_seed_event, normalize_sentry_event
-from app.ingest.prepare import PreparedEvent, prepare_event
 from app.jsonb import dumps_jsonb
 from app.privacy.redact import redact_event
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
+from app.events.model import ExceptionInfo, Frame, NormalizedEvent
 from app.privacy import (
     FILTERED,
     MARKERS,

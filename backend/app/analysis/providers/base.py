@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from app.ingest.event import NormalizedEvent
+from app.events.model import NormalizedEvent
 
 Severity = Literal["critical", "high", "medium", "low"]
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from app.analysis.markdown import code_span
 from app.analysis.providers.base import AnalysisInput, AnalysisResult, ProviderAnswer, Severity
-from app.ingest.event import ExceptionInfo, Frame, NormalizedEvent
+from app.events.model import ExceptionInfo, Frame, NormalizedEvent
 
 PROVIDER_NAME = "heuristic"
 MODEL_NAME = "heuristic-v1"

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from app.ingest.event import REQUEST_TREES, ExceptionInfo, Frame, NormalizedEvent
+from app.events.model import REQUEST_TREES, ExceptionInfo, Frame, NormalizedEvent
 
 TRUNCATION_MARKER = "…[truncated]"
 MAX_MESSAGE = 8 * 1024  # message, logentry, exception value

@@ -1,4 +1,4 @@
-"""Store prepared events (scrubbed and grouped, app/ingest/prepare.py), many in one transaction.
+"""Store prepared events (scrubbed and grouped, app/events/prepare.py), many in one transaction.
 
 `store_batch` is the database work for a batch, in the caller's transaction: every event's issue
 upserted and the event inserted (one statement), then a pending analysis for each issue that now
@@ -20,9 +20,8 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 
-from app.analysis import outbox
-from app.ingest import repository as event_repository
-from app.ingest.prepare import PreparedEvent
+from app.events import repository
+from app.events.prepare import PreparedEvent
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ async def store_batch(conn: AsyncConnection[Any], events: list[PreparedEvent]) -
     back, answers those as duplicates and writes the rest again, so a resent event never counts
     twice in its issue's `times_seen`.
     """
-    rows = await event_repository.insert_events_with_issues(conn, events)
+    rows = await repository.insert_events_with_issues(conn, events)
     by_key = {(r.project_id, r.event_id): r for r in rows}
     if len(by_key) < len(events):
         raise AlreadyStored({e.key for e in events} - by_key.keys())
@@ -70,12 +69,12 @@ async def store_batch(conn: AsyncConnection[Any], events: list[PreparedEvent]) -
 
     # An event that needs analysis shows its issue's current analysis; an issue without one gets a
     # pending analysis of its first such event, which the dispatcher enqueues after the commit.
-    wanted: dict[int, outbox.WantedAnalysis] = {}
+    wanted: dict[int, repository.WantedAnalysis] = {}
     for event, row in zip(events, inserted, strict=True):
         if not event.needs_analysis or row.issue_analysis_id is not None:
             continue
         if row.issue_id not in wanted:
-            wanted[row.issue_id] = outbox.WantedAnalysis(
+            wanted[row.issue_id] = repository.WantedAnalysis(
                 project_id=row.project_id,
                 issue_id=row.issue_id,
                 generation=row.issue_generation,
@@ -83,7 +82,7 @@ async def store_batch(conn: AsyncConnection[Any], events: list[PreparedEvent]) -
                 trigger="regression" if row.issue_generation > 1 else "first",
             )
         wanted[row.issue_id].linked_event_ids.append(row.id)
-    created = await outbox.create_pending_for_events(conn, list(wanted.values()))
+    created = await repository.create_pending_for_events(conn, list(wanted.values()))
 
     stored = []
     for event, row in zip(events, inserted, strict=True):

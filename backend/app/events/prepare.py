@@ -1,7 +1,7 @@
 """The per-event CPU work of ingest: scrub the payload, build the event from it, group, serialise.
 
 The client's payload is scrubbed once (`redact_payload`) and the event is normalized beside the
-scrubbed copy, taking its free-form trees from it (app/ingest/normalize.py); `redact_normalized`
+scrubbed copy, taking its free-form trees from it (app/events/normalize.py); `redact_normalized`
 then scrubs only what normalization read from the payload as sent and reshaped.
 """
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from app.events.model import NormalizedEvent
+from app.events.normalize import Normalizer
 from app.grouping.fingerprint import Grouping, compute_grouping, event_title
-from app.ingest.event import NormalizedEvent
-from app.ingest.normalize import Normalizer
 from app.jsonb import dumps_jsonb
 from app.privacy.redact import get_redactor
 
