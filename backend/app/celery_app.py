@@ -11,6 +11,7 @@ from celery.signals import task_postrun, task_prerun
 from kombu.transport import redis as kombu_redis
 
 from app.config import get_settings
+from app.jobs import ANALYSIS_QUEUE, PERFORM_AI_ANALYSIS, Job
 
 settings = get_settings()
 
@@ -40,7 +41,6 @@ def _survive_broker_loss_with_unacked_messages() -> None:
 
 _survive_broker_loss_with_unacked_messages()
 
-ANALYSIS_QUEUE = "ai_analysis"
 SOFT_TIME_LIMIT_S = settings.analysis_soft_time_limit_s or None  # 240 s; 0 = only the hard limit
 HARD_TIME_LIMIT_S = settings.analysis_hard_time_limit_s  # 300 s
 MAX_RETRIES = 3
@@ -122,3 +122,16 @@ def _disarm_soft_time_limit(task_id: str | None = None, **_: Any) -> None:
     deadline = _soft_deadlines.pop(task_id, None) if task_id else None
     if deadline is not None:
         deadline.close()
+
+
+# What a task's decorator would add to its message (apply_async does): its time limits travel with it.
+_TASK_OPTIONS: dict[str, dict[str, Any]] = {
+    PERFORM_AI_ANALYSIS: {"soft_time_limit": SOFT_TIME_LIMIT_S, "time_limit": HARD_TIME_LIMIT_S},
+}
+
+
+def publish_job(job: Job) -> None:
+    """Send one job by its task name, without Celery's own publish retries (app/jobs.py)."""
+    celery_app.send_task(
+        job.task, args=job.args, queue=job.queue, retry=False, **_TASK_OPTIONS.get(job.task, {})
+    )
