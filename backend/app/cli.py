@@ -12,6 +12,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     return run_up(host=args.host, port=args.port, web_workers=args.web_workers)
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    from app.runtime.digest import run_digester
+
+    return run_digester(parent_pid=args.parent_pid)
+
+
 def cmd_migrate(_args: argparse.Namespace) -> int:
     from app.runtime.migrate import upgrade_head
 
@@ -117,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    digest = sub.add_parser("digest", help="store the events waiting in the inbox (any number may run)")
+    digest.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # an API's embedded digester
+    digest.set_defaults(func=cmd_digest)
 
     create = sub.add_parser("create-project", help="create a project and print its DSN (last line)")
     create.add_argument("name")

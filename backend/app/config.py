@@ -66,11 +66,16 @@ class Settings(BaseSettings):
     db_unavailable_retry_after_s: int = 30
     # The database part of one ingest request must finish within this, or the answer is 503.
     ingest_db_timeout_s: float = 1.5
-    # Sentry events are answered once in the inbox and stored by the digester (app/ingest/digester.py).
-    # When nothing is queued ahead, the answer waits up to this for the event to be stored.
+    # Events are accepted into the inbox and stored by digesters (app/ingest/digester.py). When
+    # nothing is queued ahead, a Sentry event's answer waits up to this for the event to be stored.
     ingest_ack_wait_s: float = 2.0
-    digest_batch: int = 64  # inbox rows per digester transaction (more: more memory, no faster)
-    digest_poll_s: float = 1.0  # the digester also looks at the inbox this often unasked
+    # The seed endpoint's 201 names the stored event: it waits up to this for a digester to store
+    # it, else answers with null ids (the event is accepted all the same, and stored later).
+    seed_answer_wait_s: float = Field(default=10.0, ge=0)
+    # Each API process runs a digester of its own (`python -m app up` runs its own and turns this off).
+    embedded_digester: bool = True
+    digest_batch: int = Field(default=64, ge=1)  # inbox rows per digester transaction
+    digest_poll_s: float = Field(default=1.0, gt=0)  # a digester also looks at the inbox this often unasked
     # During a burst the digester gives way to the answers (app/ingest/digester.py, yield_pause):
     # once new events have kept coming for YIELD_AFTER_BUSY_S (0.3 s), it pauses after each batch this
     # many times as long as the batch took (3: it takes at most a quarter of the time; 0: never

@@ -20,10 +20,13 @@ from starlette.types import Receive, Scope, Send
 from app.analysis.dispatch import AnalysisDispatcher, publish_with_celery
 from app.api.endpoints import router as api_router
 from app.auth.dependencies import CsrfRejected, LoginRequired
+from app.celery_app import publish_job
 from app.config import get_settings
+from app.db import libpq_conninfo
 from app.errors import AppError, handle_app_error
 from app.health import router as health_router
-from app.ingest.digester_process import DigesterProcess
+from app.ingest.digest_waiter import DigestWaiter
+from app.ingest.digester_process import EmbeddedDigester
 from app.ingest.fast_path import CORS_OPTIONS, IngestFastPath
 from app.ingest.inbox import inbox_box
 from app.ingest.inbox_writer import InboxWriter
@@ -31,6 +34,7 @@ from app.ingest.limits import BadPayload, IngestError
 from app.ingest.rate_limit import RateLimiter
 from app.ingest.seed_endpoints import router as seed_router
 from app.ingest.sentry_endpoints import router as sentry_router
+from app.jobs import JobDispatcher, install_dispatcher
 from app.runtime.gc_tuning import tune_gc_for_serving
 from app.web.docs import router as docs_router
 from app.web.endpoints import router as web_router
@@ -41,20 +45,28 @@ logger = logging.getLogger("app")
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    jobs = JobDispatcher(publish_job).start()
+    install_dispatcher(jobs)
     dispatcher = AnalysisDispatcher(publish_with_celery)
     dispatcher.start()
     app.state.dispatcher = dispatcher
-    settings = get_settings()
     app.state.rate_limiter = RateLimiter(settings.redis_url)
-    # One sealing key for the life of the process: the inbox writer's and the digester's.
-    digester = DigesterProcess(dispatcher, secret_key=settings.secret_key)
-    digester.start()
-    app.state.digester = digester
-    app.state.inbox_writer = InboxWriter(inbox_box(settings.secret_key), digester.committed)
+    waiter = DigestWaiter(libpq_conninfo(settings.database_url))
+    waiter.start()
+    app.state.digest_waiter = waiter
+    digester = EmbeddedDigester() if settings.embedded_digester else None
+    if digester is not None:
+        digester.start()
+    app.state.inbox_writer = InboxWriter(inbox_box(settings.secret_key), waiter.committed)
     tune_gc_for_serving()
     yield
-    await digester.stop()
+    if digester is not None:
+        await digester.stop()
+    await waiter.stop()
     dispatcher.stop()
+    jobs.stop()
+    install_dispatcher(None)
     await app.state.rate_limiter.aclose()
 
 

@@ -45,12 +45,23 @@ class PreparedEvent:
 
 
 def prepare_event(
-    project_id: int, payload: dict[str, Any], normalize: Normalizer, *, received_at: datetime
+    project_id: int,
+    payload: dict[str, Any],
+    normalize: Normalizer,
+    *,
+    received_at: datetime,
+    event_id: str | None = None,
 ) -> PreparedEvent:
-    """Scrub the payload, normalize it into an event (scrubbed too), group it, serialise both."""
+    """Scrub the payload, normalize it into an event (scrubbed too), group it, serialise both.
+
+    `event_id`: the id the client was answered with (ingest chose it when accepting the event),
+    which the event is stored under whatever the payload says.
+    """
     redactor = get_redactor()
     scrubbed = redactor.redact_payload(payload)
     event = normalize(payload, received_at=received_at, scrubbed=scrubbed)
+    if event_id is not None:
+        event.event_id = event_id
     template_as_sent = event.message_template
     redactor.redact_normalized(event)
     grouping = _grouping(event, template_as_sent)

@@ -2,12 +2,12 @@
 
 `store_batch` is the database work for a batch, in the caller's transaction: every event's issue
 upserted and the event inserted (one statement), then a pending analysis for each issue that now
-needs one (only when there is such an issue). The caller commits and only then answers the requests
-and hands new analyses to the dispatcher.
+needs one (only when there is such an issue). The caller commits and only then sends the new
+analyses' jobs.
 
-`store_each_once` is what both writers of batches (the seed path's group commit,
-app/ingest/batcher.py, and the digester, app/ingest/digester.py) wrap around it: resends, deadlocks
-and events the database refuses, each handled without failing the rest of the batch.
+`store_each_once` is what the digester (app/ingest/digester.py), the one writer of events, wraps
+around it: resends, deadlocks and events the database refuses, each handled without failing the
+rest of the batch.
 """
 
 from __future__ import annotations

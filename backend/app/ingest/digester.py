@@ -1,27 +1,29 @@
-"""The digester: a child process of the API that stores and groups the events waiting in the inbox.
+"""The digester: stores and groups the events waiting in the inbox (`python -m app digest`).
 
 For each batch of inbox rows (app/ingest/inbox.py), in one transaction: unseal each event, scrub,
-normalize and group it (app/events/prepare.py, the same code the seed endpoint runs inline), store
-the batch with its issues and pending analyses (app/events/store.py), and delete the rows. After
-the commit it reports to the API on stdout which inbox rows are done and which stored events need
-an analysis enqueued; the API answers requests waiting for them and hands the analyses to Celery.
+normalize and group it (app/events/prepare.py), store the batch with its issues and pending analyses
+(app/events/store.py), delete the rows, and notify DIGESTED_CHANNEL with what became of each row.
+After the commit the batch's analysis jobs are sent (app/jobs.py); the API processes, which listen,
+answer the requests waiting for their events (app/ingest/digest_waiter.py).
 
-Why a separate process: the CPU work of an event (about half of the API's per-event cost) then runs
-on another core, while the API only authenticates, rate-limits and seals. It imports no web
-framework, ORM or settings library, so it costs little memory; the API passes it its settings on
-stdin (app/ingest/digester_process.py) and wakes it with a byte there after each inbox commit. It
-also looks at the inbox every DIGEST_POLL_S on its own (rows left by a crash, or by another API
-process), and ends when its stdin closes (the API stopped), after the batch in hand.
+Any number of digesters, on any hosts, share one inbox: a batch claims its rows FOR UPDATE SKIP
+LOCKED, so no row is taken twice, and an event already stored (a crash after the commit, a client's
+resend) is recognised by its (project, event_id) and not counted again. Each digester LISTENs on
+INBOX_CHANNEL, which every inbox commit notifies, and drains the inbox batch after batch until it
+finds nothing to take; it also looks every DIGEST_POLL_S unasked (rows a failed attempt left).
+
+Where it runs: `python -m app up` supervises digesters as peers of the API; with EMBEDDED_DIGESTER
+(the default) each API process starts one as its child (app/ingest/digester_process.py), so the
+seed's own commands (uvicorn + celery) store everything.
 
 While PostgreSQL stores a chunk of a batch, this process prepares the next chunk (STORE_CHUNK). During
 a burst it gives way to the API between batches (yield_pause): the burst's events are durable in the
 inbox, and each costs the API a third of what it costs to digest, so answers come first and the digester
-catches up after, within DIGEST_MAX_DELAY_S of each event's arrival at most (plus its own time).
+catches up after, within DIGEST_MAX_DELAY_S of each event's arrival at most (plus its own time). It
+never gives way while a seed request waits for an event of the batch it just stored.
 
 A row whose event cannot be prepared or stored (a bug, a value PostgreSQL refuses) is not lost:
 it stays in the inbox with the error and is retried by later batches up to MAX_ATTEMPTS times.
-
-Run by the API as `python -m app.ingest.digester`; not meant to be started by hand.
 """
 
 from __future__ import annotations
@@ -30,27 +32,38 @@ import asyncio
 import contextlib
 import logging
 import os
-import sys
+import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 import psycopg
 from nacl.secret import SecretBox
 
-from app.events.normalize import normalize_sentry_event
+from app.config import Settings
+from app.db import libpq_conninfo
+from app.events.normalize import normalize_seed_event, normalize_sentry_event
 from app.events.prepare import PreparedEvent, prepare_event
 from app.events.store import StoredEvent, store_batch, store_each_once
 from app.ingest.envelope import parse_json_payload
-from app.ingest.inbox import CLAIM_SQL, DELETE_SQL, FAILED_SQL, MAX_ATTEMPTS, inbox_box, unseal
+from app.ingest.inbox import (
+    CLAIM_SQL,
+    DELETE_SQL,
+    FAILED_SQL,
+    INBOX_CHANNEL,
+    MAX_ATTEMPTS,
+    NOTIFY_DIGESTED_SQL,
+    SEED,
+    Digested,
+    digested_payloads,
+    inbox_box,
+    unseal,
+)
+from app.jobs import AfterCommit, JobDispatcher, analysis_job
 from app.pg import CONNECT_ARGS, FAST_TOAST_SQL
-from app.privacy.redact import configure_redactor
-from app.runtime.gc_tuning import tune_gc_for_serving
 
-logger = logging.getLogger("app.ingest.digester")
+logger = logging.getLogger(__name__)
 
 RECONNECT_DELAY_S = 1.0
 # The digester's commits do not wait for their WAL to reach the disk. Safe: its transaction stores
@@ -60,28 +73,36 @@ RECONNECT_DELAY_S = 1.0
 NO_FLUSH_WAIT_SQL = "SET synchronous_commit = off"
 # A batch is stored in chunks of this many events, each written while the next one is prepared.
 STORE_CHUNK = 16
+NORMALIZERS = {SEED: normalize_seed_event}  # every other kind is a Sentry event
 
 
 @dataclass(frozen=True)
 class DigesterConfig:
-    """What the API passes on the first line of stdin."""
-
     conninfo: str
     secret_key: str
-    redact_extra_patterns: list[str]
-    redact_extra_fields: list[str]
     batch: int
     poll_s: float
     yield_ratio: float  # see yield_pause
     max_delay_s: float
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DigesterConfig:
+        return cls(
+            conninfo=libpq_conninfo(settings.database_url),
+            secret_key=settings.secret_key,
+            batch=settings.digest_batch,
+            poll_s=settings.digest_poll_s,
+            yield_ratio=settings.digest_yield_ratio,
+            max_delay_s=settings.digest_max_delay_s,
+        )
+
 
 @dataclass
 class BatchOutcome:
     oldest_received_at: datetime  # of the rows this batch took
-    done: list[int] = field(default_factory=list)  # inbox ids stored (or found already stored), deleted
-    analyses: list[int] = field(default_factory=list)  # error_events ids whose new analysis to enqueue
+    rows: list[Digested] = field(default_factory=list)  # every row taken: stored (and deleted) or failed
     failed: dict[int, str] = field(default_factory=dict)  # inbox id -> error, kept for a later attempt
+    answer_waits: bool = False  # a seed request waits for an event of this batch
 
 
 # The API must have been taking in events this long, the inbox never empty meanwhile, before the
@@ -94,11 +115,11 @@ def yield_pause(config: DigesterConfig, batch_s: float, oldest_wait_s: float, *,
 
     An event costs the API a third of what it costs to digest (here and in PostgreSQL), and a burst's
     events are safe once in the inbox. So once the API has been taking in events for `busy_s` >=
-    YIELD_AFTER_BUSY_S (it woke us during every batch since), the digester pauses `yield_ratio`
-    times as long as its batch took and leaves the CPU to the answers; it catches up when the burst
-    is over. It pauses no further than until the events it took have waited `max_delay_s`: a load
-    that does not stop leaves no event undigested longer than that (beyond the time the digester
-    needs), and the digester then runs flat out as before.
+    YIELD_AFTER_BUSY_S (it notified new rows during every batch since), the digester pauses
+    `yield_ratio` times as long as its batch took and leaves the CPU to the answers; it catches up
+    when the burst is over. It pauses no further than until the events it took have waited
+    `max_delay_s`: a load that does not stop leaves no event undigested longer than that (beyond the
+    time the digester needs), and the digester then runs flat out as before.
     """
     if busy_s < YIELD_AFTER_BUSY_S:
         return 0.0
@@ -106,36 +127,73 @@ def yield_pause(config: DigesterConfig, batch_s: float, oldest_wait_s: float, *,
 
 
 class Digester:
-    """Digests inbox rows in batches over one connection (see the module docstring)."""
+    """Digests inbox rows in batches over one connection; a second one LISTENs for new rows."""
 
-    def __init__(self, config: DigesterConfig) -> None:
-        self._conn: psycopg.AsyncConnection[Any] | None = None
-        self.configure(config)
-
-    def configure(self, config: DigesterConfig) -> None:
-        """Take (new) settings: they apply from the next batch on."""
+    def __init__(self, config: DigesterConfig, dispatcher: JobDispatcher | None) -> None:
         self.config = config
         self.box: SecretBox = inbox_box(config.secret_key)
-        configure_redactor(config.redact_extra_patterns, config.redact_extra_fields)
+        self._dispatcher = dispatcher
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._wake = asyncio.Event()
+        self.inbox_notices = 0  # inbox commits heard of so far (yield_pause reads how busy ingest is)
 
-    async def drain(self, wakes_read: Callable[[], int]) -> None:
-        """Digest batches, reporting each, until the inbox has nothing this digester may take.
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain the inbox whenever notified (or every poll_s) until `stop` is set."""
+        listener = asyncio.create_task(self._listen(stop))
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    await self.drain()
+                except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                    logger.warning("digester: database unavailable (%s); retrying", exc)
+                    await self._close()
+                    await _sleep_unless(stop, RECONNECT_DELAY_S)
+                    continue
+                except Exception:  # a bug of ours: the batch rolled back and stays in the inbox
+                    logger.exception("digester: batch failed; retrying")
+                    await _sleep_unless(stop, RECONNECT_DELAY_S)
+                    continue
+                await _wait_any(self._wake, stop, self.config.poll_s)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await self._close()
 
-        `wakes_read` counts the API's wake-ups so far: one came during a batch if the API committed
-        new events meanwhile (see yield_pause).
-        """
-        busy_since: float | None = None  # since when the API woke us during every batch
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """Hear of every inbox commit, on a connection of its own that does nothing else."""
+        while not stop.is_set():
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.config.conninfo, autocommit=True, **CONNECT_ARGS
+                )
+                async with conn:
+                    await conn.execute(f"LISTEN {INBOX_CHANNEL}")
+                    self._wake.set()  # rows may have come while nobody listened
+                    async for _ in conn.notifies():
+                        self.inbox_notices += 1
+                        self._wake.set()
+            except psycopg.Error as exc:
+                logger.warning("digester: cannot listen for new events (%s); polling meanwhile", exc)
+                await _sleep_unless(stop, RECONNECT_DELAY_S)
+
+    async def drain(self) -> None:
+        """Digest batches back to back until the inbox has nothing this digester may take."""
+        busy_since: float | None = None  # since when the API notified new rows during every batch
         while True:
-            wakes_before, started = wakes_read(), time.monotonic()
+            notices_before, started = self.inbox_notices, time.monotonic()
             outcome = await self.digest_batch()
             if outcome is None:
+                await self._say_inbox_empty()
                 return
-            report(outcome)
             now = time.monotonic()
-            if wakes_read() == wakes_before:
+            if self.inbox_notices == notices_before:
                 busy_since = None
             elif busy_since is None:
                 busy_since = started
+            if outcome.answer_waits:
+                continue
             pause = yield_pause(
                 self.config,
                 batch_s=now - started,
@@ -148,34 +206,58 @@ class Digester:
     async def digest_batch(self) -> BatchOutcome | None:
         """Digest one batch in one transaction; None when there was nothing to take."""
         conn = await self._connection()
-        async with conn.transaction():
-            cur = await conn.execute(CLAIM_SQL, {"limit": self.config.batch, "max_attempts": MAX_ATTEMPTS})
-            rows = await cur.fetchall()
-            if not rows:
-                return None
-            outcome = BatchOutcome(oldest_received_at=min(received_at for _, _, _, received_at, _ in rows))
-            # PostgreSQL stores one chunk while this process prepares the next (see _prepare_chunk).
-            storing: asyncio.Task[None] | None = None
-            try:
-                for start in range(0, len(rows), STORE_CHUNK):
-                    ready = await self._prepare_chunk(rows[start : start + STORE_CHUNK], outcome)
-                    if storing is not None:
-                        await storing
-                    storing = asyncio.create_task(self._store(conn, ready, outcome))
+        jobs = AfterCommit(self._dispatcher)
+        try:
+            async with conn.transaction():
+                outcome = await self._digest_claimed(conn, jobs)
+        except BaseException:
+            jobs.rolled_back()
+            raise
+        jobs.committed()
+        return outcome
+
+    async def _digest_claimed(
+        self, conn: psycopg.AsyncConnection[Any], jobs: AfterCommit
+    ) -> BatchOutcome | None:
+        cur = await conn.execute(CLAIM_SQL, {"limit": self.config.batch, "max_attempts": MAX_ATTEMPTS})
+        rows = await cur.fetchall()
+        if not rows:
+            return None
+        outcome = BatchOutcome(
+            oldest_received_at=min(row[3] for row in rows), answer_waits=any(row[5] == SEED for row in rows)
+        )
+        # PostgreSQL stores one chunk while this process prepares the next (see _prepare_chunk).
+        storing: asyncio.Task[None] | None = None
+        try:
+            for start in range(0, len(rows), STORE_CHUNK):
+                ready = await self._prepare_chunk(rows[start : start + STORE_CHUNK], outcome)
                 if storing is not None:
                     await storing
-            finally:
-                if storing is not None and not storing.done():  # cancelled, or a prepare raised
-                    storing.cancel()
-                    with contextlib.suppress(BaseException):
-                        await storing
-            if outcome.done:
-                await conn.execute(DELETE_SQL, {"ids": outcome.done})
-            if outcome.failed:
-                await conn.execute(
-                    FAILED_SQL, {"ids": list(outcome.failed), "errors": list(outcome.failed.values())}
-                )
+                storing = asyncio.create_task(self._store(conn, ready, outcome, jobs))
+            if storing is not None:
+                await storing
+        finally:
+            if storing is not None and not storing.done():  # cancelled, or a prepare raised
+                storing.cancel()
+                with contextlib.suppress(BaseException):
+                    await storing
+        done = [row.inbox_id for row in outcome.rows if row.stored]
+        if done:
+            await conn.execute(DELETE_SQL, {"ids": done})
+        if outcome.failed:
+            await conn.execute(
+                FAILED_SQL, {"ids": list(outcome.failed), "errors": list(outcome.failed.values())}
+            )
+            outcome.rows.extend(Digested(inbox_id, stored=False) for inbox_id in outcome.failed)
+        for payload in digested_payloads(outcome.rows):
+            await conn.execute(NOTIFY_DIGESTED_SQL, {"payload": payload})
         return outcome
+
+    async def _say_inbox_empty(self) -> None:
+        """Tell the API processes that nothing they committed before now still waits (digest_waiter)."""
+        conn = await self._connection()
+        await conn.execute(NOTIFY_DIGESTED_SQL, {"payload": "[]"})
+        await conn.commit()
 
     async def _prepare_chunk(
         self, rows: list[tuple[Any, ...]], outcome: BatchOutcome
@@ -186,12 +268,16 @@ class Digester:
         through its round trips: the database's work on one chunk overlaps this CPU work on the next.
         """
         ready: list[tuple[int, PreparedEvent]] = []
-        for inbox_id, project_id, event_id, received_at, sealed in rows:
+        for inbox_id, project_id, event_id, received_at, sealed, kind in rows:
             try:
                 raw = unseal(self.box, sealed)
                 data = parse_json_payload(raw, max_bytes=len(raw))
-                data["event_id"] = event_id  # the id the client was answered with
-                prepared = prepare_event(project_id, data, normalize_sentry_event, received_at=received_at)
+                normalize = NORMALIZERS.get(kind, normalize_sentry_event)
+                if normalize is normalize_sentry_event:
+                    data["event_id"] = event_id  # a Sentry event's payload names its id, as answered
+                prepared = prepare_event(
+                    project_id, data, normalize, received_at=received_at, event_id=event_id
+                )
                 ready.append((inbox_id, prepared))
             except Exception as exc:  # a bug of ours on a strange event: keep the row, say why
                 logger.exception("inbox row %s could not be prepared", inbox_id)
@@ -204,6 +290,7 @@ class Digester:
         conn: psycopg.AsyncConnection[Any],
         ready: list[tuple[int, PreparedEvent]],
         outcome: BatchOutcome,
+        jobs: AfterCommit,
     ) -> None:
         """Store the prepared events, each write under a savepoint, and record each row's outcome."""
         # A resend within the batch is stored once; its copies are done as duplicates.
@@ -221,104 +308,67 @@ class Digester:
             if isinstance(result, psycopg.Error):  # refused: kept in the inbox for a later attempt
                 outcome.failed.update(dict.fromkeys(inbox_ids[key], f"store: {result!r}"[:1000]))
                 continue
-            outcome.done.extend(inbox_ids[key])
+            first_id, *copies = inbox_ids[key]
+            event_id = key[1]
+            outcome.rows.append(
+                Digested(first_id, event_id, True, result.id, result.issue_id, result.analysis_id)
+            )
+            outcome.rows.extend(Digested(copy, event_id, True) for copy in copies)  # answered as duplicates
             if result.analysis_created and result.id is not None:
-                outcome.analyses.append(result.id)
+                jobs.add(analysis_job(result.id))
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is not None and (self._conn.closed or self._conn.broken):
-            self._conn = None
+            await self._close()
         if self._conn is None:
-            self._conn = await psycopg.AsyncConnection.connect(self.config.conninfo, **CONNECT_ARGS)
-            await self._conn.execute(FAST_TOAST_SQL)  # new JSONB with lz4, as the API's pool writes it
-            await self._conn.execute(NO_FLUSH_WAIT_SQL)
-            await self._conn.commit()
+            conn = await psycopg.AsyncConnection.connect(self.config.conninfo, **CONNECT_ARGS)
+            await conn.execute(FAST_TOAST_SQL)  # new JSONB with lz4, as the API's pool writes it
+            await conn.execute(NO_FLUSH_WAIT_SQL)
+            await conn.commit()
+            self._conn = conn
         return self._conn
 
-    async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
 
-def report(outcome: BatchOutcome) -> None:
-    """Tell the API what a committed batch did."""
-    report_line({"done": outcome.done, "analyses": outcome.analyses, "failed": list(outcome.failed)})
+async def _wait_any(wake: asyncio.Event, stop: asyncio.Event, timeout_s: float) -> None:
+    """Until `wake` or `stop` is set, at most timeout_s."""
+    waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
-def report_line(line: dict[str, Any]) -> None:
-    """One JSON line to the API, on stdout."""
-    sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
-    sys.stdout.buffer.flush()
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
-async def run(config: DigesterConfig) -> None:
-    """Digest whenever woken (a byte on stdin) or every poll_s, until stdin closes."""
-    digester = Digester(config)
-    loop = asyncio.get_running_loop()
-    wake = asyncio.Event()
-    parent_gone = asyncio.Event()
-    stdin = sys.stdin.fileno()
-    os.set_blocking(stdin, False)
-
-    pending = bytearray()
-    wakes_read = 0  # newlines read: each is one wake-up the API sent
-
-    def on_stdin() -> None:
-        nonlocal wakes_read
-        try:
-            data = os.read(stdin, 65536)
-        except BlockingIOError:
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    """An embedded digester ends with the API process that started it, however that one ended."""
+    while not stop.is_set():
+        if os.getppid() != parent_pid:
+            logger.warning("digester: API process %s is gone; stopping", parent_pid)
+            stop.set()
             return
-        if not data:
-            loop.remove_reader(stdin)
-            parent_gone.set()
-        pending.extend(data)
-        wakes_read += data.count(b"\n")
-        *lines, rest = pending.split(b"\n")
-        pending[:] = rest
-        for line in lines:
-            if line:  # new settings; an empty line only wakes us
-                digester.configure(DigesterConfig(**orjson.loads(line)))
-        wake.set()
-
-    loop.add_reader(stdin, on_stdin)
-    while True:
-        wake.clear()
-        drained_wakes = wakes_read
-        try:
-            await digester.drain(lambda: wakes_read)
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            logger.warning("digester: database unavailable (%s); retrying", exc)
-            await asyncio.sleep(RECONNECT_DELAY_S)
-            continue
-        except Exception:  # a bug of ours: the batch rolled back and stays in the inbox
-            logger.exception("digester: batch failed; retrying")
-            await asyncio.sleep(RECONNECT_DELAY_S)
-            continue
-        report_line({"drained": drained_wakes})  # every row committed before those wake-ups is done
-        if parent_gone.is_set():
-            break
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), config.poll_s)
-    await digester.close()
+        await _sleep_unless(stop, 1.0)
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    tune_gc_for_serving()  # it allocates even more per event than the API does
-    asyncio.run(run(DigesterConfig(**orjson.loads(read_first_line(sys.stdin.fileno())))))
-
-
-def read_first_line(fd: int) -> bytes:
-    """The settings line, read unbuffered: the wake-ups after it must be counted (see run)."""
-    line = bytearray()
-    while not line.endswith(b"\n"):
-        byte = os.read(fd, 1)
-        if not byte:
-            raise SystemExit("digester: stdin closed before the settings line")
-        line += byte
-    return bytes(line)
-
-
-if __name__ == "__main__":
-    main()
+async def digest_forever(
+    config: DigesterConfig, dispatcher: JobDispatcher | None, parent_pid: int | None
+) -> None:
+    """Run one digester until SIGTERM/SIGINT (or, when given, until `parent_pid` is gone)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    watcher = asyncio.create_task(_watch_parent(parent_pid, stop)) if parent_pid else None
+    await Digester(config, dispatcher).run(stop)
+    if watcher is not None:
+        watcher.cancel()

@@ -1,9 +1,14 @@
-"""The ingest inbox: Sentry events accepted and not yet stored and grouped (table `ingest_inbox`).
+"""The ingest inbox: events accepted and not yet stored and grouped (table `ingest_inbox`).
 
-An SDK's event is answered as soon as its inbox row has committed: a durable copy of the event as
-the client sent it. The digester (app/ingest/digester.py) then stores and groups it into
-`error_events` and deletes the row in one transaction, so every accepted event is either still in
-the inbox or stored, whatever crashes in between.
+Every accepted event, from a Sentry SDK or the seed's JSON endpoint, is first an inbox row: a
+durable copy of the event as the client sent it. A digester (app/ingest/digester.py) then stores
+and groups it into `error_events` and deletes the row in one transaction, so every accepted event
+is either still in the inbox or stored, whatever crashes in between.
+
+Digesters and API processes speak through PostgreSQL's LISTEN/NOTIFY only: an inbox commit notifies
+INBOX_CHANNEL (every digester wakes), a digester's commit notifies DIGESTED_CHANNEL with what became
+of each row it took (the API answers whoever waits for one). A notification is sent with the commit
+of its transaction and never without it.
 
 The inbox holds the client's bytes before any scrubbing, so it holds them sealed: encrypted and
 authenticated (XSalsa20-Poly1305, PyNaCl's SecretBox) with a key derived from SECRET_KEY, which
@@ -11,21 +16,27 @@ never enters the database. A dump, a replica or the WAL of the inbox shows no se
 They are LZ4-compressed first (7 µs for a 7 KB event, to 3 KB): the inbox's WAL is the cost of
 every accepted event, and encrypted bytes would not compress later.
 
-This module is shared by the API and the digester process, which imports no ORM: psycopg only.
+This module is shared by the API and the digester process: psycopg only, no ORM.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import lz4.frame
+import orjson
 from nacl.secret import SecretBox
 from psycopg import AsyncConnection
 
 MAX_ATTEMPTS = 5  # a row that failed this often is kept (not lost) and no longer retried
+INBOX_CHANNEL = "faultline_inbox"
+DIGESTED_CHANNEL = "faultline_digested"
+SENTRY = "sentry"  # `kind`: which normalizer reads the row (app/events/normalize.py)
+SEED = "seed"
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,7 @@ class InboxEvent:
     event_id: str  # the id the client was answered with, and the one the event is stored under
     received_at: datetime
     payload: bytes  # the event JSON as the client sent it
+    kind: str = SENTRY
 
 
 def inbox_box(secret_key: str) -> SecretBox:
@@ -54,14 +66,16 @@ def unseal(box: SecretBox, sealed: bytes) -> bytes:
     return bytes(lz4.frame.decompress(box.decrypt(sealed)))
 
 
-INSERT_SQL = """
-INSERT INTO ingest_inbox (project_id, event_id, received_at, sealed)
-SELECT project_id, event_id, received_at, sealed
-FROM unnest(%(project)b::int[], %(event_id)b::text[], %(received_at)b::timestamptz[], %(sealed)b::bytea[])
-     WITH ORDINALITY AS r(project_id, event_id, received_at, sealed, ord)
+# pg_notify per row costs nothing more: PostgreSQL folds equal notifications of one transaction.
+INSERT_SQL = f"""
+INSERT INTO ingest_inbox (project_id, event_id, received_at, sealed, kind)
+SELECT project_id, event_id, received_at, sealed, kind
+FROM unnest(%(project)b::int[], %(event_id)b::text[], %(received_at)b::timestamptz[], %(sealed)b::bytea[],
+            %(kind)b::text[])
+     WITH ORDINALITY AS r(project_id, event_id, received_at, sealed, kind, ord)
 ORDER BY ord
-RETURNING id
-"""
+RETURNING id, pg_notify('{INBOX_CHANNEL}', '')
+"""  # noqa: S608 - a constant channel name
 
 
 async def insert_events(conn: AsyncConnection[Any], box: SecretBox, events: list[InboxEvent]) -> list[int]:
@@ -73,6 +87,7 @@ async def insert_events(conn: AsyncConnection[Any], box: SecretBox, events: list
             "event_id": [e.event_id for e in events],
             "received_at": [e.received_at for e in events],
             "sealed": [seal(box, e.payload) for e in events],
+            "kind": [e.kind for e in events],
         },
     )
     # bigserial ids are drawn as the ordered rows are inserted, so ascending id is the order given.
@@ -81,7 +96,7 @@ async def insert_events(conn: AsyncConnection[Any], box: SecretBox, events: list
 
 # The oldest rows no other digester holds; a row is claimed for the claiming transaction only.
 CLAIM_SQL = """
-SELECT id, project_id, event_id, received_at, sealed FROM ingest_inbox
+SELECT id, project_id, event_id, received_at, sealed, kind FROM ingest_inbox
 WHERE attempts < %(max_attempts)s
 ORDER BY id
 LIMIT %(limit)s
@@ -93,3 +108,55 @@ UPDATE ingest_inbox SET attempts = attempts + 1, last_error = f.error
 FROM unnest(%(ids)s::bigint[], %(errors)s::text[]) AS f(id, error)
 WHERE ingest_inbox.id = f.id
 """
+
+
+RowKey = tuple[int, str]  # (inbox id, event_id)
+
+
+@dataclass(frozen=True)
+class Digested:
+    """What became of one inbox row, as a digester's notification tells it."""
+
+    inbox_id: int
+    event_id: str  # with the inbox id, names the row even where ids were reset (TRUNCATE … RESTART)
+    stored: bool  # False: it failed and waits in the inbox for another attempt
+    error_event_id: int | None = None  # None for a resend of a stored event
+    issue_id: int | None = None
+    analysis_id: int | None = None
+
+    @property
+    def key(self) -> RowKey:
+        return (self.inbox_id, self.event_id)
+
+
+NOTIFY_DIGESTED_SQL = f"SELECT pg_notify('{DIGESTED_CHANNEL}', %(payload)s)"
+# PostgreSQL refuses notification payloads of 8000 bytes or more.
+MAX_NOTIFY_PAYLOAD = 7900
+
+
+def digested_payloads(rows: list[Digested]) -> Iterator[str]:
+    """The rows as notification payloads, each under PostgreSQL's limit.
+
+    One row is `[inbox_id, event_id, error_event_id, issue_id, analysis_id]`, or `[inbox_id, event_id]`
+    when it failed.
+    """
+    chunk: list[bytes] = []
+    size = 2
+    for row in rows:
+        fields = [row.inbox_id, row.event_id, row.error_event_id, row.issue_id, row.analysis_id]
+        item = orjson.dumps(fields if row.stored else fields[:2])
+        if chunk and size + len(item) + 1 > MAX_NOTIFY_PAYLOAD:
+            yield (b"[" + b",".join(chunk) + b"]").decode()
+            chunk, size = [], 2
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        yield (b"[" + b",".join(chunk) + b"]").decode()
+
+
+def parse_digested(payload: str) -> list[Digested]:
+    """The inverse of `digested_payloads`, for one payload."""
+    return [
+        Digested(item[0], item[1], True, *item[2:]) if len(item) == 5 else Digested(item[0], item[1], False)
+        for item in orjson.loads(payload)
+    ]

@@ -1,10 +1,11 @@
 """Group commit into the ingest inbox: concurrent SDK events share one INSERT and one commit.
 
 A request hands its event to `put()` and waits for the commit of the transaction holding it; only
-then is the event accepted (app/ingest/inbox.py). As in app/ingest/batcher.py, batches form on their
-own while the previous commit is in flight, with no timer; a batch that takes longer than
-INGEST_DB_TIMEOUT_S (a frozen database) is cut off and its connection dropped. After each commit
-the digester is told about the new rows (app/ingest/digester_process.py).
+then is the event accepted (app/ingest/inbox.py). Batches form on their own while the previous
+commit is in flight, with no timer (app/ingest/group_commit.py); a batch that takes longer than
+INGEST_DB_TIMEOUT_S (a frozen database) is cut off and its connection dropped. The INSERT itself
+notifies the digesters; after the commit the rows are handed to the digest waiter
+(app/ingest/digest_waiter.py), which says whether the answers may wait for them.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ import psycopg
 from nacl.secret import SecretBox
 
 from app.config import get_settings
-from app.ingest.batcher import GroupCommitQueue, HeldConnection
 from app.ingest.deadline import deadline
-from app.ingest.inbox import InboxEvent, insert_events
+from app.ingest.group_commit import GroupCommitQueue, HeldConnection
+from app.ingest.inbox import InboxEvent, RowKey, insert_events
 
 logger = logging.getLogger(__name__)
 
-# Told the inbox ids of each committed batch; answers whether the digester had nothing else queued,
-# so the answers may wait for it (app/ingest/digester_process.py).
-CommitListener = Callable[[list[int]], bool]
-Accepted = tuple[int, bool]  # inbox id, whether to wait for the digester
+# Told the rows of each committed batch; answers whether nothing else was queued ahead of them,
+# so the answers may wait for the digester (DigestWaiter.committed).
+CommitListener = Callable[[list[RowKey]], bool]
+Accepted = tuple[RowKey, bool]  # the row, and whether to wait for the digester
 
 
 class InboxWriter(GroupCommitQueue[InboxEvent, Accepted]):
@@ -38,7 +39,7 @@ class InboxWriter(GroupCommitQueue[InboxEvent, Accepted]):
         self.on_commit = on_commit
 
     async def put(self, event: InboxEvent) -> Accepted:
-        """Insert the event; returns once committed: its inbox id, and whether to wait for the digester."""
+        """Insert the event; returns once committed: its row, and whether to wait for the digester."""
         return await self.submit(event)
 
     async def _flush(
@@ -64,7 +65,8 @@ class InboxWriter(GroupCommitQueue[InboxEvent, Accepted]):
                 logger.warning("inbox commit cut off: %s", exc)
             self._fail(batch, exc)
             return
-        wait = self.on_commit(ids)
-        for (_, future), inbox_id in zip(batch, ids, strict=True):
+        rows = [(inbox_id, event.event_id) for (event, _), inbox_id in zip(batch, ids, strict=True)]
+        wait = self.on_commit(rows)
+        for (_, future), row in zip(batch, rows, strict=True):
             if not future.done():  # else the client left; its event is accepted all the same
-                future.set_result((inbox_id, wait))
+                future.set_result((row, wait))

@@ -1,4 +1,9 @@
-"""POST /api/v1/events: the seed's JSON ingest endpoint."""
+"""POST /api/v1/events: the seed's JSON ingest endpoint.
+
+A seed event takes the path every event takes: into the inbox (durable when committed), then a
+digester stores and groups it (app/ingest/digester.py). The 201 waits for that, so it can name the
+stored event, its issue and its analysis (app/ingest/digest_waiter.py).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,13 @@ from pydantic import ValidationError
 
 from app.config import get_settings
 from app.errors import AppError
-from app.events.normalize import normalize_seed_event
+from app.events.normalize import normalize_event_id
 from app.ingest.body import read_body
 from app.ingest.envelope import parse_json_payload
-from app.ingest.pipeline import accept_event, ingest_session
+from app.ingest.inbox import SEED, InboxEvent
 from app.ingest.rate_limit import enforce_rate_limit
 from app.ingest.seed_schema import EventAccepted, SeedEventIn
+from app.ingest.session import ingest_session
 from app.projects import service as project_service
 
 router = APIRouter(tags=["ingest"])
@@ -32,16 +38,17 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "invalid event: " + "; ".join(parts)
 
 
-async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
+async def read_json_object(request: Request, max_bytes: int) -> tuple[bytes, dict[str, Any]]:
     """Read at most max_bytes of body (chunked or not, gzip/deflate/br or plain) and parse one JSON
-    object with the guarded parser (nesting depth capped): 413 over the limit, 400 if malformed."""
+    object with the guarded parser (nesting depth capped): 413 over the limit, 400 if malformed.
+    Returns the body as sent (decompressed) and the object."""
     body = await read_body(
         request.stream(),
         content_encoding=request.headers.get("content-encoding"),
         max_compressed=max_bytes,
         max_decompressed=max_bytes,
     )
-    return parse_json_payload(body, max_bytes=max_bytes)
+    return body, parse_json_payload(body, max_bytes=max_bytes)
 
 
 @router.post(
@@ -65,8 +72,8 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
     },
 )
 async def ingest_seed_event(request: Request) -> EventAccepted:
-    """Store the event and answer at once; a server error (status >= 500) is queued for analysis."""
-    raw = await read_json_object(request, MAX_SEED_BODY_BYTES)
+    """Store the event; a server error (status >= 500) is queued for analysis, analysed later."""
+    body, raw = await read_json_object(request, MAX_SEED_BODY_BYTES)
     try:
         seed = SeedEventIn.model_validate(raw)
     except ValidationError as exc:
@@ -80,13 +87,17 @@ async def ingest_seed_event(request: Request) -> EventAccepted:
         if project is None:
             raise AppError(f"unknown project_key {seed.project_key!r}", 403)
         await enforce_rate_limit(request, project)
-        stored = await accept_event(
-            session, request.app.state.dispatcher, project, raw, normalize_seed_event, received_at=received_at
-        )
+        await session.commit()  # a project created for this event, before a digester stores it
+        event_id = normalize_event_id(raw.get("event_id"))
+        event = InboxEvent(project.id, event_id, received_at, body, kind=SEED)
+        row_key, _ = await request.app.state.inbox_writer.put(event)
+    row = await request.app.state.digest_waiter.wait(row_key, settings.seed_answer_wait_s)
+    stored = row is not None and row.stored
+    analysis_id = row.analysis_id if row is not None else None
     return EventAccepted(
-        id=stored.id,
-        event_id=stored.event_id,
-        issue_id=stored.issue_id,
-        analysis_queued=stored.analysis_id is not None,
-        analysis_id=stored.analysis_id,
+        id=row.error_event_id if stored else None,
+        event_id=event_id,
+        issue_id=row.issue_id if stored else None,
+        analysis_queued=analysis_id is not None,
+        analysis_id=analysis_id,
     )

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import get_settings
 from app.events.normalize import normalize_event_id
 from app.ingest.body import decode_legacy_store_body, read_body
 from app.ingest.envelope import parse_envelope, parse_json_payload
@@ -28,9 +29,9 @@ from app.ingest.limits import (
     SENTRY_ERROR_RESPONSES,
     BadPayload,
 )
-from app.ingest.pipeline import ingest_session
 from app.ingest.rate_limit import enforce_rate_limit
 from app.ingest.sentry_auth import KeyRejected, extract_sentry_key
+from app.ingest.session import ingest_session
 from app.models import Project
 from app.projects import service as project_service
 
@@ -70,7 +71,7 @@ async def store_sentry_event(
     """Authenticate, then accept one Sentry event (`data`, parsed from `raw`) into the inbox; its event_id.
 
     Accepted means in the inbox, committed (app/ingest/inbox.py); the digester stores and groups it.
-    When nothing is queued ahead, the answer waits for that too (app/ingest/digester_process.py).
+    When nothing is queued ahead, the answer waits for that too (app/ingest/digest_waiter.py).
     """
     received_at = datetime.now(UTC)
     # The id normalization would give the event; the digester stores it under this very id.
@@ -79,9 +80,9 @@ async def store_sentry_event(
         project = await authenticate(session, project_id, key)
         await enforce_rate_limit(request, project)
         event = InboxEvent(project.id, event_id, received_at, raw)
-        inbox_id, wait = await request.app.state.inbox_writer.put(event)
+        row_key, wait = await request.app.state.inbox_writer.put(event)
     if wait:  # nothing was queued ahead: answer once the event is stored
-        await request.app.state.digester.wait_digested(inbox_id)
+        await request.app.state.digest_waiter.wait(row_key, get_settings().ingest_ack_wait_s)
     return event_id
 
 

@@ -11,8 +11,6 @@ def config(yield_ratio: float = 3.0, max_delay_s: float = 5.0) -> DigesterConfig
     return DigesterConfig(
         conninfo="",
         secret_key="k" * 32,
-        redact_extra_patterns=[],
-        redact_extra_fields=[],
         batch=64,
         poll_s=1.0,
         yield_ratio=yield_ratio,

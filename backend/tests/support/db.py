@@ -60,6 +60,6 @@ def wait_until_digested(timeout_s: float = 30.0) -> None:
     """Wait until every accepted Sentry event has left the inbox for error_events.
 
     A lone event is stored before its answer; of many sent at once, some are answered as soon as
-    they are in the inbox (app/ingest/digester_process.py) and stored a moment later.
+    they are in the inbox (app/ingest/digest_waiter.py) and stored a moment later.
     """
     wait_until(lambda: scalar("SELECT count(*) FROM ingest_inbox") == 0, timeout_s=timeout_s, interval_s=0.05)

@@ -1,9 +1,9 @@
-"""The ingest unit of work shared by every endpoint: scrub, normalize, group, store (group commit), dispatch.
+"""The database session of one ingest request, and what its failures answer.
 
-Accepted means stored: callers answer 2xx only after `accept_event` returns, which is after the
-commit of the transaction that holds the event (many concurrent events share one; see
-app/ingest/batcher.py). A database that cannot be reached becomes a fast 503 with Retry-After,
-never a hang and never a 2xx for an event we do not have.
+Accepted means stored: callers answer 2xx only after the commit of the transaction that holds the
+event's inbox row (many concurrent events share one; see app/ingest/group_commit.py). A database
+that cannot be reached becomes a fast 503 with Retry-After, never a hang and never a 2xx for an
+event we do not have.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any, cast
 
 import psycopg
@@ -19,16 +18,10 @@ from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalErr
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.analysis.dispatch import AnalysisDispatcher
 from app.config import get_settings
 from app.db import get_async_sessionmaker
 from app.errors import AppError
-from app.events.normalize import Normalizer
-from app.events.prepare import prepare_event
-from app.events.store import StoredEvent
-from app.ingest.batcher import get_batcher
 from app.ingest.deadline import deadline
-from app.models import Project
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +73,7 @@ async def ingest_session() -> AsyncIterator[AsyncSession]:
         raise AppError("the event holds a value the database cannot store", 400) from exc
     except (OperationalError, InterfaceError, PoolTimeoutError, OSError) as exc:  # OSError: TimeoutError too
         raise _unavailable(exc) from exc
-    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # from a group commit
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # from the inbox's group commit
         raise _unavailable(exc) from exc
     except DBAPIError as exc:
         if not exc.connection_invalidated:
@@ -92,29 +85,3 @@ def _unavailable(exc: Exception) -> AppError:
     logger.warning("database unavailable during ingest: %s", exc)
     retry_after = str(get_settings().db_unavailable_retry_after_s)
     return AppError("event store temporarily unavailable; retry later", 503, {"Retry-After": retry_after})
-
-
-async def accept_event(
-    session: AsyncSession,
-    dispatcher: AnalysisDispatcher,
-    project: Project,
-    payload: dict[str, Any],
-    normalize: Normalizer,
-    *,
-    received_at: datetime,
-) -> StoredEvent:
-    """Scrub the payload, normalize and group the event, store it (committed when this returns),
-    then dispatch a new analysis.
-
-    Call it inside `ingest_session()`, once the request is authenticated and within its rate limit:
-    the CPU work of an event is spent only on events that will be stored. Database failures, here
-    those of the shared transaction, become the answers described there.
-    """
-    prepared = prepare_event(project.id, payload, normalize, received_at=received_at)
-    # The request's own writes (a project auto-created for it) must be visible to the batch's
-    # transaction. Usually there are none and no session was even created (see LazySession).
-    await session.commit()
-    stored = await get_batcher().store(prepared)
-    if stored.analysis_created and stored.id is not None:
-        dispatcher.submit(stored.id)
-    return stored

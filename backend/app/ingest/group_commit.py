@@ -1,18 +1,15 @@
 """Group commit: concurrent ingest requests share one transaction and one commit.
 
-A request hands its prepared event to `store()` and waits. A flusher task takes everything queued
-so far (up to MAX_BATCH events), writes it with `store_batch` in one transaction, commits, and only
-then answers each waiting request, so "accepted means stored" holds for every event of the batch.
-Batches form on their own while the previous commit is in flight; a lone event on an idle server
-is written at once (there is no timer and no added latency).
+A request hands its item to `submit()` and waits. A flusher task takes everything queued so far (up
+to MAX_BATCH items), writes it in one transaction (the subclass's `_flush`), commits, and only then
+answers each waiting request, so "accepted means stored" holds for every item of the batch. Batches
+form on their own while the previous commit is in flight; a lone item on an idle server is written
+at once (there is no timer and no added latency). The inbox writer (app/ingest/inbox_writer.py) is
+the one user.
 
-One batcher per event loop (a uvicorn worker process has one), created on first use. Each flusher
-keeps one pooled connection between batches; a batch costs three round trips (BEGIN, the statement,
-COMMIT). psycopg's pipeline mode would save the BEGIN round trip, but measured on batches of 12
-events it cost ~0.4 ms more client CPU per batch (1.53 against 1.14 ms) and more wall time. A batch
-that takes longer than INGEST_DB_TIMEOUT_S (a frozen database) is cut off and its connection dropped.
-Errors reach the waiting requests as they are; app/ingest/pipeline.py turns them into answers (503,
-400).
+Each flusher keeps one pooled connection between batches (`HeldConnection`). A batch that takes
+longer than INGEST_DB_TIMEOUT_S (a frozen database) is cut off and its connection dropped. Errors
+reach the waiting requests as they are; app/ingest/session.py turns them into answers (503, 400).
 """
 
 from __future__ import annotations
@@ -20,18 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import weakref
 from typing import Any, Generic, TypeVar
 
 import psycopg
 from psycopg import AsyncConnection
 from sqlalchemy.ext.asyncio import AsyncConnection as SAConnection
 
-from app.config import get_settings
 from app.db import get_async_engine
-from app.events.prepare import PreparedEvent
-from app.events.store import AtomicWrite, StoredEvent, store_batch, store_each_once
-from app.ingest.deadline import deadline
 
 logger = logging.getLogger(__name__)
 
@@ -79,22 +71,6 @@ class HeldConnection:
         self._sa_conn = self._conn = None
 
 
-def transaction_per_write(held: HeldConnection) -> AtomicWrite:
-    """`store_batch` in a transaction of its own on the held connection, committed when it returns."""
-
-    async def write(events: list[PreparedEvent]) -> list[StoredEvent]:
-        conn = await held.get()
-        try:
-            stored = await store_batch(conn, events)
-            await conn.commit()
-        except BaseException:
-            await held.recover(conn)
-            raise
-        return stored
-
-    return write
-
-
 class GroupCommitQueue(Generic[Item, Answer]):
     """Items queued by concurrent requests, written by flusher tasks in shared transactions.
 
@@ -135,52 +111,3 @@ class GroupCommitQueue(Generic[Item, Answer]):
                 future.set_exception(exc)
         if not isinstance(exc, Exception):
             raise exc
-
-
-class GroupCommitBatcher(GroupCommitQueue[PreparedEvent, StoredEvent]):
-    """Queues prepared events and writes them in shared transactions (see the module docstring)."""
-
-    async def store(self, event: PreparedEvent) -> StoredEvent:
-        """Store the event; returns once the transaction holding it has committed."""
-        return await self.submit(event)
-
-    async def _flush(
-        self, held: HeldConnection, batch: list[tuple[PreparedEvent, asyncio.Future[StoredEvent]]]
-    ) -> None:
-        # A resend within the batch is written once; its copies are answered as duplicates.
-        distinct: dict[tuple[int, str], PreparedEvent] = {}
-        for event, _ in batch:
-            distinct.setdefault(event.key, event)
-        try:
-            async with deadline(get_settings().ingest_db_timeout_s):
-                answers = await store_each_once(transaction_per_write(held), list(distinct.values()))
-        except BaseException as exc:
-            if isinstance(exc, TimeoutError):
-                logger.warning("group commit cut off: %s", exc)
-                await held.discard()  # frozen mid-transaction: never use that connection again
-            self._fail(batch, exc)
-            return
-        for event, future in batch:
-            if future.done():  # the request was cancelled (client gone); the event is stored anyway
-                continue
-            answer = answers[event.key]
-            if isinstance(answer, BaseException):
-                future.set_exception(answer)
-            elif distinct[event.key] is not event:
-                future.set_result(StoredEvent.duplicate_of(event))
-            else:
-                future.set_result(answer)
-
-
-_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommitBatcher] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def get_batcher() -> GroupCommitBatcher:
-    """The batcher of the running event loop."""
-    loop = asyncio.get_running_loop()
-    batcher = _batchers.get(loop)
-    if batcher is None:
-        batcher = _batchers[loop] = GroupCommitBatcher()
-    return batcher

@@ -1,0 +1,114 @@
+"""The API's ear for the digesters: which inbox rows are stored, so answers waiting for them can go.
+
+Every digester notifies DIGESTED_CHANNEL with the fate of each row of a batch it committed
+(app/ingest/inbox.py, `Digested`). Each API process LISTENs on one connection of its own and
+resolves the requests waiting for those rows:
+- the seed endpoint always waits for its event, to answer with its `error_events` id and issue;
+- a Sentry event's answer waits (up to INGEST_ACK_WAIT_S) only when nothing this process committed
+  was still waiting ahead of it, so a client that sends one event and then looks for it finds it,
+  while under load answers go out at once and the wait does not grow with the backlog.
+
+A notification may be read before the request that waits for it has registered (both are on this
+event loop, and a busy loop may read the digester's socket first), so recent results are kept for
+a while. A digester that finds the inbox empty says so (an empty list): rows that left the inbox
+otherwise (deleted by hand) are then no longer counted as waiting ahead. Rows whose notification was
+lost with the connection are forgotten after STALE_AFTER_S; a waiter then runs into its timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+
+import psycopg
+
+from app.ingest.inbox import DIGESTED_CHANNEL, Digested, RowKey, parse_digested
+from app.pg import CONNECT_ARGS
+
+logger = logging.getLogger(__name__)
+
+RECONNECT_DELAY_S = 1.0
+STALE_AFTER_S = 30.0
+KEEP_RECENT = 4096  # results read before their waiter came
+
+
+class DigestWaiter:
+    """Listens for digested rows (see the module docstring); one per API process."""
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._listening = False
+        self._task: asyncio.Task[None] | None = None
+        self._outstanding: dict[RowKey, float] = {}  # row -> when committed (monotonic)
+        self._waiters: dict[RowKey, asyncio.Future[Digested]] = {}
+        self._recent: OrderedDict[RowKey, Digested] = OrderedDict()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def committed(self, rows: list[RowKey]) -> bool:
+        """Rows this process just committed; True if nothing else of ours was waiting ahead of them."""
+        now = time.monotonic()
+        if self._outstanding:
+            stale = [i for i, at in self._outstanding.items() if now - at > STALE_AFTER_S]
+            for key in stale:
+                del self._outstanding[key]
+        idle = not self._outstanding
+        # A row's notification may have been read before its commit's answer (see the docstring).
+        self._outstanding.update((key, now) for key in rows if key not in self._recent)
+        return idle and self._listening
+
+    async def wait(self, row: RowKey, timeout_s: float) -> Digested | None:
+        """What became of the row, once a digester says; None if not said within timeout_s."""
+        known = self._recent.pop(row, None)
+        if known is not None:
+            return known
+        future = self._waiters.get(row)
+        if future is None:
+            future = self._waiters[row] = asyncio.get_running_loop().create_future()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            self._waiters.pop(row, None)
+
+    async def _listen_forever(self) -> None:
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **CONNECT_ARGS)
+                async with conn:
+                    await conn.execute(f"LISTEN {DIGESTED_CHANNEL}")
+                    self._listening = True
+                    async for notify in conn.notifies():
+                        self._on_digested(parse_digested(notify.payload))
+            except psycopg.Error as exc:
+                logger.warning("cannot listen for stored events (%s); answers will not wait for them", exc)
+            finally:
+                self._listening = False
+                self._outstanding.clear()  # their notifications may be lost: wait for none of them
+            await asyncio.sleep(RECONNECT_DELAY_S)
+
+    def _on_digested(self, rows: list[Digested]) -> None:
+        if not rows:  # a digester found the inbox empty: nothing committed before is still waiting
+            self._outstanding.clear()
+            return
+        for row in rows:
+            self._outstanding.pop(row.key, None)
+            future = self._waiters.pop(row.key, None)
+            if future is not None:
+                if not future.done():
+                    future.set_result(row)
+                continue
+            self._recent[row.key] = row
+        while len(self._recent) > KEEP_RECENT:
+            self._recent.popitem(last=False)
