@@ -9,7 +9,7 @@ import sys
 def cmd_up(args: argparse.Namespace) -> int:
     from app.runtime.supervisor import run_up
 
-    return run_up(host=args.host, port=args.port, web_workers=args.web_workers)
+    return run_up(host=args.host, port=args.port, web_workers=args.web_workers, digesters=args.digesters)
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--web-workers", type=int, default=2)
+    up.add_argument("--digesters", type=int, default=1, help="processes storing the accepted events")
     up.set_defaults(func=cmd_up)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)

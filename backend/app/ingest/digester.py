@@ -147,7 +147,7 @@ class Digester:
                     await self.drain()
                 except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                     logger.warning("digester: database unavailable (%s); retrying", exc)
-                    await self._close()
+                    await self.close()
                     await _sleep_unless(stop, RECONNECT_DELAY_S)
                     continue
                 except Exception:  # a bug of ours: the batch rolled back and stays in the inbox
@@ -159,7 +159,7 @@ class Digester:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-            await self._close()
+            await self.close()
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Hear of every inbox commit, on a connection of its own that does nothing else."""
@@ -248,7 +248,8 @@ class Digester:
             await conn.execute(
                 FAILED_SQL, {"ids": list(outcome.failed), "errors": list(outcome.failed.values())}
             )
-            outcome.rows.extend(Digested(inbox_id, stored=False) for inbox_id in outcome.failed)
+            event_ids = {row[0]: row[2] for row in rows}
+            outcome.rows.extend(Digested(i, event_ids[i], stored=False) for i in outcome.failed)
         for payload in digested_payloads(outcome.rows):
             await conn.execute(NOTIFY_DIGESTED_SQL, {"payload": payload})
         return outcome
@@ -319,7 +320,7 @@ class Digester:
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is not None and (self._conn.closed or self._conn.broken):
-            await self._close()
+            await self.close()
         if self._conn is None:
             conn = await psycopg.AsyncConnection.connect(self.config.conninfo, **CONNECT_ARGS)
             await conn.execute(FAST_TOAST_SQL)  # new JSONB with lz4, as the API's pool writes it
@@ -328,7 +329,7 @@ class Digester:
             self._conn = conn
         return self._conn
 
-    async def _close(self) -> None:
+    async def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):

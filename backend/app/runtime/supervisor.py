@@ -1,7 +1,9 @@
-"""`python -m app up` (what `make run` calls): services, migrations, API, worker, beat; Ctrl-C stops all.
+"""`python -m app up` (what `make run` calls): services, migrations, API, digesters, worker, beat.
 
 With DATABASE_URL / REDIS_URL unset it boots the embedded PostgreSQL and Valkey under `.data/`;
-with them set it uses those servers.
+with them set it uses those servers. The API processes only accept events into the inbox
+(EMBEDDED_DIGESTER off); the digesters that store them run here as peers of the API, and one that
+exits is started again. Ctrl-C stops all.
 """
 
 from __future__ import annotations
@@ -66,12 +68,13 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2) -> int:
+def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2, digesters: int = 1) -> int:
     """Bring everything up and block until interrupted; returns an exit code."""
     (DATA_DIR / "logs").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     handles: list[Any] = []
     children: list[subprocess.Popen[bytes]] = []
+    digester_procs: list[subprocess.Popen[bytes]] = []
     started = time.monotonic()
     try:
         if not env.get("DATABASE_URL"):
@@ -93,6 +96,9 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2) -> i
         dsn, project_key, extra_lines = ensure_first_run_objects()
 
         python = sys.executable
+        env["EMBEDDED_DIGESTER"] = "false"
+        digester_cmd = [python, "-m", "app", "digest"]
+        digester_procs = [_start(digester_cmd, env, f"digester-{n}.log") for n in range(digesters)]
         api = _start(
             [python, "-m", "uvicorn", "app.main:app", "--host", host, "--port", str(port),
              "--workers", str(web_workers), "--no-access-log"],
@@ -123,6 +129,10 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2) -> i
         signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
         while all(child.poll() is None for child in children):
+            for n, digester in enumerate(digester_procs):
+                if digester.poll() is not None:  # events wait in the inbox meanwhile: nothing is lost
+                    print(f"digester {n} exited ({digester.returncode}); starting it again", file=sys.stderr)
+                    digester_procs[n] = _start(digester_cmd, env, f"digester-{n}.log")
             time.sleep(0.5)
         print("a Faultline process exited; see the logs under .data/logs. Stopping.", file=sys.stderr)
         return 1
@@ -130,6 +140,7 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2) -> i
         print("\nStopping Faultline…", flush=True)
         return 0
     finally:
+        children.extend(digester_procs)
         for child in reversed(children):
             with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signal.SIGTERM)
