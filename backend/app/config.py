@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     ingest_ack_wait_s: float = 2.0
     # The seed endpoint's 201 names the stored event: it waits up to this for a digester to store
     # it, else answers with null ids (the event is accepted all the same, and stored later).
-    seed_answer_wait_s: float = Field(default=10.0, ge=0)
+    seed_answer_wait_s: float = Field(default=5.0, ge=0)
     # Each API process runs a digester of its own (`python -m app up` runs its own and turns this off).
     embedded_digester: bool = True
     digest_batch: int = Field(default=64, ge=1)  # inbox rows per digester transaction

@@ -10,9 +10,10 @@ resolves the requests waiting for those rows:
 
 A notification may be read before the request that waits for it has registered (both are on this
 event loop, and a busy loop may read the digester's socket first), so recent results are kept for
-a while. A digester that finds the inbox empty says so (an empty list): rows that left the inbox
-otherwise (deleted by hand) are then no longer counted as waiting ahead. Rows whose notification was
-lost with the connection are forgotten after STALE_AFTER_S; a waiter then runs into its timeout.
+a while. A notification can also be lost (sent while the listener was reconnecting): a waiter that
+has heard nothing for LOOK_UP_AFTER_S reads the row's fate from the tables. A digester that finds
+the inbox empty says so (an empty list): rows that left the inbox otherwise (deleted by hand) then
+no longer count as waiting ahead; rows whose notification was lost are forgotten after STALE_AFTER_S.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from collections import OrderedDict
 
 import psycopg
 
-from app.ingest.inbox import DIGESTED_CHANNEL, Digested, RowKey, parse_digested
+from app.ingest.inbox import DIGESTED_CHANNEL, Digested, RowKey, look_up_stored, parse_digested
 from app.pg import CONNECT_ARGS
 
 logger = logging.getLogger(__name__)
 
 RECONNECT_DELAY_S = 1.0
+LOOK_UP_AFTER_S = 1.0  # no word from a digester this long: read the row's fate from the tables
 STALE_AFTER_S = 30.0
 KEEP_RECENT = 4096  # results read before their waiter came
 
@@ -67,20 +69,36 @@ class DigestWaiter:
         self._outstanding.update((key, now) for key in rows if key not in self._recent)
         return idle and self._listening
 
-    async def wait(self, row: RowKey, timeout_s: float) -> Digested | None:
-        """What became of the row, once a digester says; None if not said within timeout_s."""
+    async def wait(self, row: RowKey, timeout_s: float, *, project_id: int) -> Digested | None:
+        """What became of the row, once a digester says (or the tables do); None if not within timeout_s."""
         known = self._recent.pop(row, None)
         if known is not None:
             return known
-        future = self._waiters.get(row)
-        if future is None:
-            future = self._waiters[row] = asyncio.get_running_loop().create_future()
+        future = self._waiters.setdefault(row, asyncio.get_running_loop().create_future())
+        deadline = time.monotonic() + timeout_s
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
-        except TimeoutError:
-            return None
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                try:
+                    return await asyncio.wait_for(asyncio.shield(future), min(remaining, LOOK_UP_AFTER_S))
+                except TimeoutError:
+                    pass
+                found = await self._look_up(row, project_id)
+                if found is not None:
+                    return found
         finally:
             self._waiters.pop(row, None)
+
+    async def _look_up(self, row: RowKey, project_id: int) -> Digested | None:
+        try:
+            conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **CONNECT_ARGS)
+            async with conn:
+                return await look_up_stored(conn, row, project_id)
+        except psycopg.Error as exc:
+            logger.warning("cannot read whether event %s is stored: %s", row[1], exc)
+            return None
 
     async def _listen_forever(self) -> None:
         while True:

@@ -160,3 +160,22 @@ def parse_digested(payload: str) -> list[Digested]:
         Digested(item[0], item[1], True, *item[2:]) if len(item) == 5 else Digested(item[0], item[1], False)
         for item in orjson.loads(payload)
     ]
+
+
+# Where a notification went missing (the API's listener was reconnecting): the row is stored once it
+# has left the inbox and its event is in error_events.
+STORED_SQL = """
+SELECT e.id, e.issue_id, e.analysis_id FROM error_events e
+WHERE e.project_id = %(project_id)s AND e.event_id = %(event_id)s
+  AND NOT EXISTS (SELECT 1 FROM ingest_inbox WHERE id = %(inbox_id)s)
+"""
+
+
+async def look_up_stored(conn: AsyncConnection[Any], row: RowKey, project_id: int) -> Digested | None:
+    """The row's fate read from the tables; None while it waits in the inbox."""
+    inbox_id, event_id = row
+    cur = await conn.execute(
+        STORED_SQL, {"project_id": project_id, "event_id": event_id, "inbox_id": inbox_id}
+    )
+    found = await cur.fetchone()
+    return Digested(inbox_id, event_id, True, *found) if found is not None else None

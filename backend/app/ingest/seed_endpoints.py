@@ -91,7 +91,9 @@ async def ingest_seed_event(request: Request) -> EventAccepted:
         event_id = normalize_event_id(raw.get("event_id"))
         event = InboxEvent(project.id, event_id, received_at, body, kind=SEED)
         row_key, _ = await request.app.state.inbox_writer.put(event)
-    row = await request.app.state.digest_waiter.wait(row_key, settings.seed_answer_wait_s)
+    row = await request.app.state.digest_waiter.wait(
+        row_key, settings.seed_answer_wait_s, project_id=project.id
+    )
     stored = row is not None and row.stored
     analysis_id = row.analysis_id if row is not None else None
     return EventAccepted(

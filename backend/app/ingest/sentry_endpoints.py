@@ -82,7 +82,9 @@ async def store_sentry_event(
         event = InboxEvent(project.id, event_id, received_at, raw)
         row_key, wait = await request.app.state.inbox_writer.put(event)
     if wait:  # nothing was queued ahead: answer once the event is stored
-        await request.app.state.digest_waiter.wait(row_key, get_settings().ingest_ack_wait_s)
+        await request.app.state.digest_waiter.wait(
+            row_key, get_settings().ingest_ack_wait_s, project_id=project.id
+        )
     return event_id
 
 
