@@ -54,6 +54,9 @@ PRECEDENCE: tuple[str, ...] = (
     "upstream-timeout",
     "connection-reset",
     "broken-pipe",
+    # Before connection-refused, which matches every refusal this guess does: the database named beside
+    # the refusal is the better lead.
+    "db-connect-refused-wording",
     "connection-refused",
     "network-unreachable",
     # ---- configuration and deployment ------------------------------------------------------------
@@ -84,7 +87,6 @@ PRECEDENCE: tuple[str, ...] = (
     "validation",
     # ---- guesses from wording alone: no driver message, no telling exception type ----------------
     "db-connect-timeout-wording",
-    "db-connect-refused-wording",
     "db-connect-failed",
     "redis-connection-wording",
     "timeout-generic",
