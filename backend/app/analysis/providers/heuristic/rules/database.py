@@ -23,6 +23,8 @@ _DB_CODE = (
 
 _DB_PORTS = r"(?:[:\s,]|port )(?P<port>5432|3306|1433|1521|26257|5433)\b"
 
+# Connection failures registered twice: once for their exact signatures, once (tried late, less
+# confident) under a `-wording` id for the same failure recognised from wording alone.
 _DB_CONNECT_TIMEOUT = Rule(
     id="db-connect-timeout",
     category="database_connection",
@@ -596,6 +598,7 @@ register(
     ),
     _DB_CONNECT_TIMEOUT,
     _DB_CONNECT_REFUSED,
+    # Guesses from wording alone: no driver message, no telling exception type.
     replace(
         _DB_CONNECT_TIMEOUT,
         id="db-connect-timeout-wording",

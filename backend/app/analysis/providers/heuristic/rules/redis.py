@@ -10,6 +10,7 @@ from app.analysis.providers.heuristic.registry import register
 from app.analysis.providers.heuristic.rule import Rule, Sig
 from app.analysis.providers.heuristic.rules.patterns import REFUSED
 
+# Registered twice: for its exact signatures, and (tried late, less confident) as redis-connection-wording.
 _REDIS_CONNECTION = Rule(
     id="redis-connection",
     category="redis_connection",
