@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -13,40 +12,8 @@ from hypothesis import strategies as st
 from app.analysis.markdown import render_markdown
 from app.analysis.providers.base import AnalysisInput, AnalysisResult
 from app.analysis.providers.heuristic import HeuristicProvider, analyse_event, match_rule
-from app.events.model import ExceptionInfo, Frame, NormalizedEvent
-
-
-def frame(filename: str, function: str, lineno: int, context_line: str | None = None) -> Frame:
-    return Frame(filename=filename, function=function, lineno=lineno, context_line=context_line, in_app=True)
-
-
-def exc(
-    type_: str, value: str, *, module: str | None = None, frames: tuple[Frame, ...] = ()
-) -> ExceptionInfo:
-    return ExceptionInfo(type=type_, value=value, module=module, frames=list(frames))
-
-
-def event(
-    message: str | None = None,
-    *exceptions: ExceptionInfo,
-    status: int | None = 500,
-    method: str = "GET",
-    path: str | None = "/api/orders",
-    level: str = "error",
-    logger: str | None = None,
-    extra: dict | None = None,
-) -> NormalizedEvent:
-    return NormalizedEvent(
-        event_id="0" * 32,
-        timestamp=datetime(2024, 1, 15, 12, 0, tzinfo=UTC),
-        message=message,
-        exceptions=list(exceptions),
-        status_code=status,
-        level=level,
-        logger=logger,
-        request={"method": method, "path": path} if path else {},
-        extra=extra or {},
-    )
+from app.events.model import Frame, NormalizedEvent
+from tests.unit.analysis.builders import event, exc, frame
 
 
 def text_of(result: AnalysisResult) -> str:
