@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import create_engine, event, make_url
+from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -133,6 +133,12 @@ def sync_session() -> Iterator[Session]:
     """A sync unit of work for callers that register no jobs."""
     with sync_unit_of_work() as work:
         yield work.session
+
+
+async def ping_database() -> None:
+    """One trivial round trip (the readiness probe); raises when the database cannot be reached."""
+    async with get_async_engine().connect() as conn:
+        await conn.execute(text("SELECT 1"))
 
 
 def libpq_conninfo(database_url: str, **changes: Any) -> str:
