@@ -7,7 +7,7 @@ import secrets
 from app.auth.repository import sync_count_users
 from app.auth.service import create_user
 from app.db import sync_session
-from app.projects.service import create_project, dsn_for
+from app.projects.service import dsn_for, sync_create_project
 
 DEFAULT_PROJECT = "default"
 FIRST_ADMIN_EMAIL = "admin@faultline.local"
@@ -17,7 +17,7 @@ def ensure_first_run_objects() -> tuple[str, str, list[str]]:
     """Create the default project and, on an empty user table, an admin with a random password;
     returns (DSN, project key, extra banner lines)."""
     with sync_session() as session:
-        project = create_project(session, DEFAULT_PROJECT)
+        project = sync_create_project(session, DEFAULT_PROJECT)
         dsn = dsn_for(project)
         if sync_count_users(session) == 0:
             password = secrets.token_urlsafe(12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -16,6 +17,24 @@ def to_sqlalchemy_url(url: str, *, driver: str = "psycopg") -> str:
         if url.startswith(prefix):
             return f"postgresql+{driver}://" + url[len(prefix) :]
     return url
+
+
+def split_setting(value: str | list[str] | None) -> list[str]:
+    """Parse a list setting given as a JSON list or as comma-separated text.
+
+    Use the JSON form for regexes that contain commas (e.g. `\\d{3,5}`).
+    """
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value if str(v).strip()]
+    stripped = value.strip()
+    if stripped.startswith("["):
+        parsed = json.loads(stripped)
+        if not isinstance(parsed, list):
+            raise ValueError("expected a JSON list")
+        return [str(v) for v in parsed if str(v).strip()]
+    return [part.strip() for part in stripped.split(",") if part.strip()]
 
 
 class Settings(BaseSettings):
@@ -91,8 +110,6 @@ class Settings(BaseSettings):
     @field_validator("redact_extra_patterns", "redact_extra_fields", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
-        from app.privacy.redact import split_setting
-
         return split_setting(value) if isinstance(value, str | list) or value is None else value
 
     @field_validator("redact_extra_patterns")

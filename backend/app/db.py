@@ -1,24 +1,28 @@
-"""Database engines and sessions: async for the API, sync for the Celery worker and the CLI.
+"""Database engines and the units of work: async for the API, sync for the Celery worker and the CLI.
 
-Services take a session and never commit; whoever owns the unit of work (a request, a task,
-a CLI command) commits or rolls back.
+A unit of work is one transaction and the jobs it asked for (app/jobs.py): the helpers here are the
+only code that commits or rolls back. Services and repositories take the session (or the unit of
+work, to register jobs) and never commit. On commit the jobs go to the process's installed
+dispatcher; on rollback they are dropped, so no job ever names a row that was not committed.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import create_engine, event, make_url
+from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import get_settings
+from app.jobs import AfterCommit, installed_dispatcher
 from app.jsonb import dumps_jsonb
 from app.pg import CONNECT_ARGS, FAST_TOAST_SQL
 
@@ -72,27 +76,69 @@ def get_sync_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(get_sync_engine(), expire_on_commit=False)
 
 
-async def get_session() -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency: one session per request; commits on success, rolls back on error."""
+@dataclass(frozen=True)
+class UnitOfWork:
+    """A request's transaction (async) and the jobs to send once it commits."""
+
+    session: AsyncSession
+    jobs: AfterCommit
+
+
+@dataclass(frozen=True)
+class SyncUnitOfWork:
+    """A worker or CLI transaction (sync) and the jobs to send once it commits."""
+
+    session: Session
+    jobs: AfterCommit
+
+
+@asynccontextmanager
+async def unit_of_work() -> AsyncIterator[UnitOfWork]:
+    """Commit on success, then send the jobs; roll back on error and drop them."""
     async with get_async_sessionmaker()() as session:
+        work = UnitOfWork(session, AfterCommit(installed_dispatcher()))
         try:
-            yield session
+            yield work
             await session.commit()
         except BaseException:
             await session.rollback()
+            work.jobs.rolled_back()
             raise
+    work.jobs.committed()
+
+
+async def request_unit_of_work() -> AsyncIterator[UnitOfWork]:
+    """FastAPI dependency: one unit of work per request (see app/auth/dependencies.py)."""
+    async with unit_of_work() as work:
+        yield work
+
+
+@contextmanager
+def sync_unit_of_work() -> Iterator[SyncUnitOfWork]:
+    """Commit on success, then send the jobs; roll back on error and drop them."""
+    with get_sync_sessionmaker()() as session:
+        work = SyncUnitOfWork(session, AfterCommit(installed_dispatcher()))
+        try:
+            yield work
+            session.commit()
+        except BaseException:
+            session.rollback()
+            work.jobs.rolled_back()
+            raise
+    work.jobs.committed()
 
 
 @contextmanager
 def sync_session() -> Iterator[Session]:
-    """A worker/CLI unit of work: commits on success, rolls back on error."""
-    with get_sync_sessionmaker()() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    """A sync unit of work for callers that register no jobs."""
+    with sync_unit_of_work() as work:
+        yield work.session
+
+
+async def ping_database() -> None:
+    """One trivial round trip (the readiness probe); raises when the database cannot be reached."""
+    async with get_async_engine().connect() as conn:
+        await conn.execute(text("SELECT 1"))
 
 
 def libpq_conninfo(database_url: str, **changes: Any) -> str:

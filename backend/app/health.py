@@ -7,10 +7,9 @@ import asyncio
 import redis.asyncio as aioredis
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from app.config import get_settings
-from app.db import get_async_engine
+from app.db import ping_database
 
 router = APIRouter(tags=["health"])
 
@@ -23,8 +22,7 @@ async def healthz() -> dict[str, str]:
 async def _database_ok() -> bool:
     try:
         async with asyncio.timeout(2):
-            async with get_async_engine().connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await ping_database()
         return True
     except Exception:
         return False

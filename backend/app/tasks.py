@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers that take ids and delegate to the analysis services."""
+"""Celery tasks: thin wrappers that take ids and delegate to the analysis runner and the sweeper."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import celeryd_after_setup, worker_init
 
-from app.analysis import service
-from app.celery_app import HARD_TIME_LIMIT_S, MAX_RETRIES, SOFT_TIME_LIMIT_S, celery_app
+from app.analysis import runner, service
+from app.analysis.sweeper import sweep
+from app.celery_app import HARD_TIME_LIMIT_S, MAX_RETRIES, SOFT_TIME_LIMIT_S, celery_app, publish_job
+from app.config import get_settings
 from app.runtime.cpu_priority import lower_cpu_priority
 
 logger = logging.getLogger(__name__)
@@ -20,13 +22,13 @@ logger = logging.getLogger(__name__)
 def _announce_provider(**_kwargs: Any) -> None:
     # Built once in the main process, before the pool forks, so a fallback or a settings error
     # is said once, at start, where whoever started the worker is looking.
-    logger.info("%s", service.describe_provider(service.get_settings()))
+    logger.info("%s", service.describe_provider(get_settings()))
 
 
 @worker_init.connect
 def _give_way_to_ingest(**_kwargs: Any) -> None:
     # In the worker's main process before its pool starts: prefork children and green threads inherit it.
-    lower_cpu_priority(service.get_settings().worker_nice)
+    lower_cpu_priority(get_settings().worker_nice)
 
 
 @celery_app.task(
@@ -42,16 +44,16 @@ def perform_ai_analysis(self: Task, error_event_id: int) -> str:
     """Analyse the issue of error event `error_event_id` (skips non-5xx and finished analyses)."""
     retries_done = self.request.retries
     try:
-        outcome = service.analyse_event(
+        outcome = runner.analyse_event(
             error_event_id, task_id=self.request.id or "", retries_done=retries_done, max_retries=MAX_RETRIES
         )
     except SoftTimeLimitExceeded:
-        outcome = service.fail_after_time_limit(
+        outcome = runner.fail_after_time_limit(
             error_event_id, retries_done=retries_done, max_retries=MAX_RETRIES
         )
     except service.TRANSIENT_DB_ERRORS as exc:
         # PostgreSQL unreachable: nothing was recorded, so retry; the sweeper is the backstop.
-        delay = service.backoff_s(retries_done, service.get_settings())
+        delay = service.backoff_s(retries_done, get_settings())
         logger.warning("database error analysing event %s: %s; retrying in %.0fs", error_event_id, exc, delay)
         raise self.retry(exc=exc, countdown=delay) from exc
     if outcome.status == "retry":
@@ -64,6 +66,4 @@ def perform_ai_analysis(self: Task, error_event_id: int) -> str:
 @celery_app.task(name="app.tasks.sweep_pending_analyses", ignore_result=True)
 def sweep_pending_analyses() -> int:
     """Re-enqueue analyses left pending (Redis was down, a worker died, an ETA task was lost)."""
-    from app.analysis.sweeper import sweep
-
-    return sweep()
+    return sweep(publish_job)

@@ -1,42 +1,73 @@
-"""Queries over issue_analyses: creating pending rows, claiming them, recording outcomes."""
+"""Queries over issue_analyses: opening a generation (re-analysis), what a task reads, claiming,
+recording outcomes, the daily budget, and the sweeper's pick of overdue analyses."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from app.models import IssueAnalysis
+from app.models import ErrorEvent, Issue, IssueAnalysis, Project
 
-
-async def create_pending(
-    session: AsyncSession,
-    *,
-    project_id: int,
-    issue_id: int,
-    generation: int,
-    error_event_id: int,
-    trigger: str,
-) -> int | None:
-    """Mark an analysis as wanted (the outbox row); None if this generation already has one."""
-    stmt = (
-        insert(IssueAnalysis)
-        .values(
-            project_id=project_id,
-            issue_id=issue_id,
-            generation=generation,
-            error_event_id=error_event_id,
-            trigger=trigger,
-            status="pending",
-            attempts=0,
-        )
-        .on_conflict_do_nothing(index_elements=[IssueAnalysis.issue_id, IssueAnalysis.generation])
-        .returning(IssueAnalysis.id)
+# Re-analysis opens the issue's next generation on its latest event, following the rule in
+# app/models/issue_analysis.py (ingest's batch version: app/events/repository.py). One statement:
+# the issue row is locked first, so no other writer (a regression in an ingest batch, another
+# re-analysis) opens the same generation; nothing is written when the issue has no event.
+OPEN_GENERATION_SQL = text(
+    """
+    WITH target AS (
+        SELECT i.id AS issue_id, i.project_id, i.analysis_generation + 1 AS generation,
+               (SELECT e.id FROM error_events e WHERE e.issue_id = i.id ORDER BY e.id DESC LIMIT 1)
+                   AS error_event_id
+        FROM issues i WHERE i.id = :issue_id
+        FOR UPDATE OF i
+    ),
+    created AS (
+        INSERT INTO issue_analyses (project_id, issue_id, generation, error_event_id, trigger, status,
+                                    attempts)
+        SELECT project_id, issue_id, generation, error_event_id, :trigger, 'pending', 0
+        FROM target WHERE error_event_id IS NOT NULL
+        ON CONFLICT (issue_id, generation) DO NOTHING
+        RETURNING id, issue_id, generation, error_event_id
+    ),
+    set_current AS (
+        UPDATE issues SET analysis_generation = c.generation, current_analysis_id = c.id
+        FROM created c WHERE issues.id = c.issue_id
+    ),
+    linked AS (
+        UPDATE error_events e SET analysis_id = c.id FROM created c WHERE e.id = c.error_event_id
     )
-    return await session.scalar(stmt)
+    SELECT t.error_event_id, c.id AS analysis_id FROM target t LEFT JOIN created c ON true
+    """
+)
+
+
+@dataclass(frozen=True)
+class OpenedGeneration:
+    """What OPEN_GENERATION_SQL found: no row means no such issue."""
+
+    error_event_id: int | None  # None: the issue has no event to analyse (nothing was written)
+    analysis_id: int | None
+
+
+def _opened(row: Row[Any] | None) -> OpenedGeneration | None:
+    return OpenedGeneration(row.error_event_id, row.analysis_id) if row is not None else None
+
+
+async def open_generation(session: AsyncSession, issue_id: int, trigger: str) -> OpenedGeneration | None:
+    """Open the issue's next analysis generation on its latest event (OPEN_GENERATION_SQL)."""
+    result = await session.execute(OPEN_GENERATION_SQL, {"issue_id": issue_id, "trigger": trigger})
+    return _opened(result.one_or_none())
+
+
+def sync_open_generation(session: Session, issue_id: int, trigger: str) -> OpenedGeneration | None:
+    """`open_generation` in a sync session (the CLI)."""
+    result = session.execute(OPEN_GENERATION_SQL, {"issue_id": issue_id, "trigger": trigger})
+    return _opened(result.one_or_none())
 
 
 def claim(
@@ -147,3 +178,57 @@ def llm_tokens_today(session: Session, project_id: int) -> int:
         IssueAnalysis.provider != "heuristic",
     )
     return int(session.scalar(stmt) or 0)
+
+
+def get_event(session: Session, error_event_id: int) -> ErrorEvent | None:
+    """The stored event a task names."""
+    return session.get(ErrorEvent, error_event_id)
+
+
+def get_analysis(session: Session, analysis_id: int) -> IssueAnalysis | None:
+    """One analysis row."""
+    return session.get(IssueAnalysis, analysis_id)
+
+
+def get_issue_and_project(session: Session, analysis: IssueAnalysis) -> tuple[Issue, Project]:
+    """The issue an analysis is of, and its project (both exist: they cascade-delete the analysis)."""
+    issue = session.get(Issue, analysis.issue_id)
+    project = session.get(Project, analysis.project_id)
+    assert issue is not None and project is not None
+    return issue, project
+
+
+@dataclass(frozen=True)
+class DueAnalysis:
+    analysis_id: int
+    error_event_id: int | None
+
+
+def take_due(session: Session, *, min_age_s: float, lease_s: float, limit: int) -> list[DueAnalysis]:
+    """Overdue analyses: pending, or running with a lapsed lease, for longer than min_age_s.
+
+    The rows are locked with SKIP LOCKED and stamped (next_attempt_at = now), so a concurrent
+    sweeper skips them now and a later pass waits min_age_s again.
+    """
+    now = datetime.now(UTC)
+    not_recent = IssueAnalysis.next_attempt_at < now - timedelta(seconds=min_age_s)
+    due_pending = and_(IssueAnalysis.status == "pending", not_recent)
+    lease_expired = and_(
+        IssueAnalysis.status == "running",
+        IssueAnalysis.claimed_at < now - timedelta(seconds=lease_s),
+        not_recent,
+    )
+    rows = session.execute(
+        select(IssueAnalysis.id, IssueAnalysis.error_event_id)
+        .where(or_(due_pending, lease_expired))
+        .order_by(IssueAnalysis.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if rows:
+        session.execute(
+            update(IssueAnalysis)
+            .where(IssueAnalysis.id.in_([r.id for r in rows]))
+            .values(next_attempt_at=now)
+        )
+    return [DueAnalysis(r.id, r.error_event_id) for r in rows]

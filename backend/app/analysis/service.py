@@ -1,8 +1,10 @@
-"""Analyse one event's issue: claim the pending analysis, ask the provider, store the outcome.
+"""The steps of analysing one event's issue: claim the pending analysis, ask the provider, record
+the outcome; and which provider the settings ask for.
 
-Called by the Celery task with ids only; every step re-reads the database, so a redelivered or
-duplicate task finds the work done (or taken) and returns quietly. The provider call runs
-outside any transaction: the claim is committed before it and the result after it.
+The steps take the session of a unit of work and never commit: app/analysis/runner.py runs them,
+the claim and the record each in a short transaction of its own, and the provider call between
+them outside any. Every step re-reads the database, so a redelivered or duplicate task finds the
+work done (or taken) and returns quietly.
 
 Every way an analysis can end is recorded on its row: `done` with the result, `skipped` over the
 project's daily budget, `failed` with the reason (permanent provider error, invalid answer, last
@@ -31,10 +33,9 @@ from app.analysis.providers.base import (
     RetryableProviderError,
 )
 from app.analysis.providers.factory import ProviderConfigError, build_provider_or_fallback
-from app.config import Settings, get_settings
-from app.db import sync_session
+from app.config import Settings
 from app.events.model import NormalizedEvent
-from app.models import ErrorEvent, Issue, IssueAnalysis, Project
+from app.models import IssueAnalysis, Project
 from app.privacy.redact import redact_event, redact_text
 
 logger = logging.getLogger(__name__)
@@ -101,59 +102,65 @@ def describe_provider(settings: Settings) -> str:
     return f"analysis provider: {provider!r}"
 
 
-def analyse_event(error_event_id: int, *, task_id: str, retries_done: int, max_retries: int) -> Outcome:
-    """Run (or skip) the analysis the event links to; see the module docstring."""
-    settings = get_settings()
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed analysis and everything the provider call needs, read in the claim's transaction."""
+
+    analysis_id: int
+    provider: AnalysisProvider
+    analysis_input: AnalysisInput
+
+
+def claim(session: Session, error_event_id: int, *, task_id: str, settings: Settings) -> Claimed | Outcome:
+    """Claim the analysis the event links to and read its input, or say why there is nothing to call.
+
+    An analysis that ends here (unusable LLM settings, over budget) is recorded in this session.
+    """
     config_error: str | None = None
     provider: AnalysisProvider | None
     try:
         provider = current_provider(settings)
     except ProviderConfigError as exc:
         provider, config_error = None, exc.reason
-    with sync_session() as session:
-        event = session.get(ErrorEvent, error_event_id)
-        if event is None:
-            return Outcome("noop", "event not found")
-        if event.analysis_id is None:
-            return Outcome("noop", "event needs no analysis")
-        wanted = session.get(IssueAnalysis, event.analysis_id)
-        # A client error is analysed only when a user asked for it (re-analyse).
-        if (
-            event.status_code is not None
-            and event.status_code < 500
-            and (wanted is None or wanted.trigger != "manual")
-        ):
-            return Outcome("noop", f"status {event.status_code} is not a server error")
-        analysis = repository.claim(
-            session,
-            event.analysis_id,
-            task_id=task_id,
-            lease_s=settings.analysis_lease_s,
-            provider=provider.name if provider is not None else settings.llm_provider,
-        )
-        if analysis is None:
-            return Outcome("noop", "analysis already done or taken")
-        if provider is None:
-            reason = f"LLM settings are unusable: {config_error}"
-            _finish_without_call(session, analysis.id, "failed", reason)
-            return Outcome("failed", reason)
-        issue = session.get(Issue, analysis.issue_id)
-        project = session.get(Project, analysis.project_id)
-        assert issue is not None and project is not None
-        over = _over_budget(session, provider, project, settings)
-        if over:
-            _finish_without_call(session, analysis.id, "skipped", over)
-            return Outcome("skipped", over)
-        # Stored events were redacted at ingest; redact again with today's rules before they leave.
-        analysis_input = AnalysisInput(
-            event=redact_event(NormalizedEvent.from_dict(event.data)),
-            issue_title=redact_text(issue.title),
-            times_seen=issue.times_seen,
-            project_name=project.name,
-        )
-        analysis_id = analysis.id
-
-    return _call_provider(provider, analysis_input, analysis_id, retries_done, max_retries, settings)
+    event = repository.get_event(session, error_event_id)
+    if event is None:
+        return Outcome("noop", "event not found")
+    if event.analysis_id is None:
+        return Outcome("noop", "event needs no analysis")
+    wanted = repository.get_analysis(session, event.analysis_id)
+    # A client error is analysed only when a user asked for it (re-analyse).
+    if (
+        event.status_code is not None
+        and event.status_code < 500
+        and (wanted is None or wanted.trigger != "manual")
+    ):
+        return Outcome("noop", f"status {event.status_code} is not a server error")
+    analysis = repository.claim(
+        session,
+        event.analysis_id,
+        task_id=task_id,
+        lease_s=settings.analysis_lease_s,
+        provider=provider.name if provider is not None else settings.llm_provider,
+    )
+    if analysis is None:
+        return Outcome("noop", "analysis already done or taken")
+    if provider is None:
+        reason = f"LLM settings are unusable: {config_error}"
+        _finish_without_call(session, analysis.id, "failed", reason)
+        return Outcome("failed", reason)
+    issue, project = repository.get_issue_and_project(session, analysis)
+    over = _over_budget(session, provider, project, settings)
+    if over:
+        _finish_without_call(session, analysis.id, "skipped", over)
+        return Outcome("skipped", over)
+    # Stored events were redacted at ingest; redact again with today's rules before they leave.
+    analysis_input = AnalysisInput(
+        event=redact_event(NormalizedEvent.from_dict(event.data)),
+        issue_title=redact_text(issue.title),
+        times_seen=issue.times_seen,
+        project_name=project.name,
+    )
+    return Claimed(analysis.id, provider, analysis_input)
 
 
 def _finish_without_call(session: Session, analysis_id: int, status: str, reason: str) -> None:
@@ -186,38 +193,61 @@ def _over_budget(
     return None
 
 
-def _call_provider(
-    provider: AnalysisProvider,
-    analysis_input: AnalysisInput,
-    analysis_id: int,
-    retries_done: int,
-    max_retries: int,
-    settings: Settings,
-) -> Outcome:
+@dataclass(frozen=True)
+class Answered:
+    answer: ProviderAnswer
+    latency_ms: int
+
+
+@dataclass(frozen=True)
+class CallFailed:
+    reason: str
+    retryable: bool
+    retry_after_s: float | None = None
+
+
+def ask_provider(claimed: Claimed) -> Answered | CallFailed:
+    """The provider call; no database here, so it runs outside any transaction."""
+    provider = claimed.provider
     started = time.monotonic()
     try:
-        answer = provider.analyze(analysis_input)
+        answer = provider.analyze(claimed.analysis_input)
     except RetryableProviderError as exc:
-        return _retry_or_fail(analysis_id, exc.reason, exc.retry_after_s, retries_done, max_retries, settings)
+        return CallFailed(exc.reason, retryable=True, retry_after_s=exc.retry_after_s)
     except PermanentProviderError as exc:
-        with sync_session() as session:
-            repository.finish(session, analysis_id, status="failed", reason=exc.reason)
-        return Outcome("failed", exc.reason)
+        return CallFailed(exc.reason, retryable=False)
     except SoftTimeLimitExceeded:
         raise  # the task turns it into a retry or a final failure
     except Exception as exc:
         # A bug must not leave the analysis `running` until its lease expires, only to fail again.
-        logger.exception("analysis %s: unexpected error from provider %s", analysis_id, provider.name)
-        reason = f"{provider.name}: unexpected error: {type(exc).__name__}"
-        with sync_session() as session:
-            repository.finish(session, analysis_id, status="failed", reason=reason)
-        return Outcome("failed", reason)
-    latency_ms = int((time.monotonic() - started) * 1000)
-    _store_answer(analysis_id, answer, latency_ms)
-    return Outcome("done")
+        logger.exception("analysis %s: unexpected error from provider %s", claimed.analysis_id, provider.name)
+        return CallFailed(f"{provider.name}: unexpected error: {type(exc).__name__}", retryable=False)
+    return Answered(answer, int((time.monotonic() - started) * 1000))
+
+
+def record(
+    session: Session,
+    analysis_id: int,
+    result: Answered | CallFailed,
+    *,
+    retries_done: int,
+    max_retries: int,
+    settings: Settings,
+) -> Outcome:
+    """Store what the call gave: the answer, a final failure, or the claim released for a retry."""
+    if isinstance(result, Answered):
+        _store_answer(session, analysis_id, result.answer, result.latency_ms)
+        return Outcome("done")
+    if not result.retryable:
+        repository.finish(session, analysis_id, status="failed", reason=result.reason)
+        return Outcome("failed", result.reason)
+    return _retry_or_fail(
+        session, analysis_id, result.reason, result.retry_after_s, retries_done, max_retries, settings
+    )
 
 
 def _retry_or_fail(
+    session: Session,
     analysis_id: int,
     reason: str,
     retry_after_s: float | None,
@@ -225,48 +255,52 @@ def _retry_or_fail(
     max_retries: int,
     settings: Settings,
 ) -> Outcome:
-    with sync_session() as session:
-        if retries_done >= max_retries:
-            final = f"gave up after {retries_done + 1} attempts: {reason}"
-            repository.finish(session, analysis_id, status="failed", reason=final)
-            return Outcome("failed", final)
-        delay = backoff_s(retries_done, settings, retry_after_s)
-        repository.release_for_retry(session, analysis_id, reason=f"retrying: {reason}", retry_in_s=delay)
+    if retries_done >= max_retries:
+        final = f"gave up after {retries_done + 1} attempts: {reason}"
+        repository.finish(session, analysis_id, status="failed", reason=final)
+        return Outcome("failed", final)
+    delay = backoff_s(retries_done, settings, retry_after_s)
+    repository.release_for_retry(session, analysis_id, reason=f"retrying: {reason}", retry_in_s=delay)
     return Outcome("retry", reason, retry_in_s=delay)
 
 
-def _store_answer(analysis_id: int, answer: ProviderAnswer, latency_ms: int) -> None:
+def _store_answer(session: Session, analysis_id: int, answer: ProviderAnswer, latency_ms: int) -> None:
     result = answer.result
-    with sync_session() as session:
-        repository.finish(
-            session,
-            analysis_id,
-            status="done",
-            summary=result.summary,
-            root_cause=result.root_cause,
-            suggested_fix=result.suggested_fix,
-            severity=result.severity,
-            category=result.category,
-            confidence=result.confidence,
-            analysis_text=render_markdown(result, provider=answer.provider, model=answer.model),
-            provider=answer.provider,
-            model=answer.model,
-            tokens_in=answer.tokens_in,
-            tokens_out=answer.tokens_out,
-            latency_ms=latency_ms,
-        )
+    repository.finish(
+        session,
+        analysis_id,
+        status="done",
+        summary=result.summary,
+        root_cause=result.root_cause,
+        suggested_fix=result.suggested_fix,
+        severity=result.severity,
+        category=result.category,
+        confidence=result.confidence,
+        analysis_text=render_markdown(result, provider=answer.provider, model=answer.model),
+        provider=answer.provider,
+        model=answer.model,
+        tokens_in=answer.tokens_in,
+        tokens_out=answer.tokens_out,
+        latency_ms=latency_ms,
+    )
 
 
-def fail_after_time_limit(error_event_id: int, *, retries_done: int, max_retries: int) -> Outcome:
+def time_limit_exceeded(
+    session: Session, error_event_id: int, *, retries_done: int, max_retries: int, settings: Settings
+) -> Outcome:
     """The soft time limit fired mid-analysis: retry like a timeout, or fail after the last retry."""
-    settings = get_settings()
-    with sync_session() as session:
-        event = session.get(ErrorEvent, error_event_id)
-        analysis_id = event.analysis_id if event is not None else None
-        if analysis_id is None or session.get(IssueAnalysis, analysis_id) is None:
-            return Outcome("noop")
+    event = repository.get_event(session, error_event_id)
+    analysis_id = event.analysis_id if event is not None else None
+    if analysis_id is None or repository.get_analysis(session, analysis_id) is None:
+        return Outcome("noop")
     return _retry_or_fail(
-        analysis_id, "analysis exceeded the 240 s soft time limit", None, retries_done, max_retries, settings
+        session,
+        analysis_id,
+        "analysis exceeded the 240 s soft time limit",
+        None,
+        retries_done,
+        max_retries,
+        settings,
     )
 
 

@@ -13,54 +13,35 @@ row twice in one pass; the worker's claim makes any duplicate task harmless anyw
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
-
-from app.analysis.dispatch import publish_with_celery
+from app.analysis import repository
 from app.config import get_settings
 from app.db import sync_session
-from app.models import IssueAnalysis
+from app.jobs import Publish, analysis_job
 
 logger = logging.getLogger(__name__)
 
 
-def sweep(limit: int = 500) -> int:
-    """Enqueue due analyses; returns how many were enqueued."""
+def sweep(publish: Publish, limit: int = 500) -> int:
+    """Send the jobs of due analyses with `publish` (celery_app.publish_job); returns how many were sent.
+
+    It publishes directly, not through a dispatcher: the count is the answer, and the first
+    failure ends the pass (the rest stay due for the next one).
+    """
     settings = get_settings()
-    now = datetime.now(UTC)
-    due_pending = and_(
-        IssueAnalysis.status == "pending",
-        IssueAnalysis.next_attempt_at < now - timedelta(seconds=settings.sweeper_min_age_s),
-    )
-    lease_expired = and_(
-        IssueAnalysis.status == "running",
-        IssueAnalysis.claimed_at < now - timedelta(seconds=settings.analysis_lease_s),
-        IssueAnalysis.next_attempt_at < now - timedelta(seconds=settings.sweeper_min_age_s),
-    )
     with sync_session() as session:
-        rows = session.execute(
-            select(IssueAnalysis.id, IssueAnalysis.error_event_id)
-            .where(or_(due_pending, lease_expired))
-            .order_by(IssueAnalysis.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        if rows:
-            session.execute(
-                update(IssueAnalysis)
-                .where(IssueAnalysis.id.in_([r.id for r in rows]))
-                .values(next_attempt_at=now)
-            )
+        due = repository.take_due(
+            session, min_age_s=settings.sweeper_min_age_s, lease_s=settings.analysis_lease_s, limit=limit
+        )
     enqueued = 0
-    for row in rows:
-        if row.error_event_id is None:
+    for analysis in due:
+        if analysis.error_event_id is None:
             continue
         try:
-            publish_with_celery(row.error_event_id)
+            publish(analysis_job(analysis.error_event_id))
             enqueued += 1
         except Exception as exc:
-            logger.warning("sweeper could not enqueue analysis %s: %s", row.id, exc)
+            logger.warning("sweeper could not enqueue analysis %s: %s", analysis.analysis_id, exc)
             break
     if enqueued:
         logger.info("sweeper re-enqueued %d analyses", enqueued)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from app.analysis.reanalyse import request_reanalysis
 from app.api.schemas import (
@@ -21,7 +21,7 @@ from app.api.schemas import (
     ReanalysisOut,
     StatusIn,
 )
-from app.auth.dependencies import ApiScope, DbSession
+from app.auth.dependencies import ApiScope, DbSession, Work
 from app.auth.service import TokenScope
 from app.errors import AppError
 from app.issues import repository as issues
@@ -225,12 +225,8 @@ async def post_issue_status(
     responses={404: NOT_FOUND, 409: {"model": ErrorOut, "description": "The issue has no event to analyse"}},
     summary="Ask for a fresh analysis of the issue's latest event",
 )
-async def reanalyse_issue(
-    issue_id: RowId, request: Request, session: DbSession, scope: ApiScope
-) -> ReanalysisOut:
+async def reanalyse_issue(issue_id: RowId, work: Work, scope: ApiScope) -> ReanalysisOut:
     """Queue a fresh analysis of the latest event (one more LLM call); poll the issue for it."""
-    await _issue_in_scope(session, scope, issue_id)
-    wanted = await request_reanalysis(session, issue_id)
-    await session.commit()
-    request.app.state.dispatcher.submit(wanted.error_event_id)
+    await _issue_in_scope(work.session, scope, issue_id)
+    wanted = await request_reanalysis(work, issue_id)
     return ReanalysisOut(analysis_id=wanted.analysis_id, error_event_id=wanted.error_event_id)

@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the request's database session, the logged-in user, CSRF checks, API tokens."""
+"""FastAPI dependencies: the request's unit of work and its session, the logged-in user, CSRF checks,
+API tokens."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.cookies import SESSION_COOKIE, same_token, unsign
 from app.auth.service import SESSION_LIFETIME, LoggedIn, TokenScope, authenticate_token, load_session
-from app.db import get_session
+from app.db import UnitOfWork, request_unit_of_work
 from app.errors import AppError
 
-# Scope "function": the session commits before the response leaves, so a redirect after a POST
-# never races its own transaction.
-DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+# Scope "function": the unit of work commits (and sends its jobs) before the response leaves, so a
+# redirect after a POST never races its own transaction.
+Work = Annotated[UnitOfWork, Depends(request_unit_of_work, scope="function")]
+
+
+def request_session(work: Work) -> AsyncSession:
+    """The session of the request's unit of work (one per request: FastAPI caches dependencies)."""
+    return work.session
+
+
+DbSession = Annotated[AsyncSession, Depends(request_session)]
 
 SESSION_MAX_AGE_S = int(SESSION_LIFETIME.total_seconds())
 

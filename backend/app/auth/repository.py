@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from app.models import ApiToken, User, UserSession
+from app.models import ApiToken, Project, User, UserSession
 
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -26,6 +26,34 @@ def sync_get_user_by_email(session: Session, email: str) -> User | None:
 def sync_count_users(session: Session) -> int:
     """How many users exist (first-run setup makes an admin when none)."""
     return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+def sync_add_user(session: Session, user: User) -> None:
+    """Insert a new user (its id is set on return)."""
+    session.add(user)
+    session.flush()
+
+
+async def existing_project_ids(session: AsyncSession, project_ids: list[int]) -> set[int]:
+    """Those of `project_ids` that name a project."""
+    return set(await session.scalars(select(Project.id).where(Project.id.in_(project_ids))))
+
+
+def sync_existing_project_ids(session: Session, project_ids: list[int]) -> set[int]:
+    """`existing_project_ids` in a sync session."""
+    return set(session.scalars(select(Project.id).where(Project.id.in_(project_ids))))
+
+
+async def add_token(session: AsyncSession, token: ApiToken) -> None:
+    """Insert a new API token (its id is set on return)."""
+    session.add(token)
+    await session.flush()
+
+
+def sync_add_token(session: Session, token: ApiToken) -> None:
+    """`add_token` in a sync session."""
+    session.add(token)
+    session.flush()
 
 
 async def insert_session(

@@ -1,7 +1,7 @@
 """Users, login sessions and API tokens. Services take the session and never commit.
 
-User and token creation are synchronous (the CLI and `make run` call them directly; request
-handlers through `AsyncSession.run_sync`); logins and token checks are asynchronous.
+Users are made by the CLI and first-run setup (sync); tokens by the dashboard (async) and the CLI
+(`sync_create_api_token`); logins and token checks are asynchronous.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -19,7 +18,7 @@ from app.auth import repository
 from app.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from app.auth.tokens import display_prefix, new_api_token, new_secret, token_hash
 from app.errors import AppError
-from app.models import ApiToken, Project, User
+from app.models import ApiToken, User
 
 SESSION_LIFETIME = timedelta(days=14)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -35,8 +34,7 @@ def create_user(session: Session, email: str, password: str, *, is_admin: bool =
     if repository.sync_get_user_by_email(session, email) is not None:
         raise AppError(f"a user {email!r} already exists", 409)
     user = User(email=email, password_hash=hash_password(password), is_admin=is_admin)
-    session.add(user)
-    session.flush()
+    repository.sync_add_user(session, user)
     return user
 
 
@@ -46,17 +44,17 @@ class NewApiToken:
     secret: str  # shown once, never stored
 
 
-def create_api_token(
-    session: Session, name: str, project_ids: list[int], *, user_id: int | None = None
-) -> NewApiToken:
-    """A bearer token allowed to read (and triage) only `project_ids`."""
+def _token_projects(name: str, project_ids: list[int]) -> tuple[str, list[int]]:
     name = name.strip()
     if not name or len(name) > 200:
         raise AppError("token name must be 1 to 200 characters", 422)
     wanted = sorted(set(project_ids))
     if not wanted:
         raise AppError("a token needs at least one project", 422)
-    found = set(session.scalars(select(Project.id).where(Project.id.in_(wanted))))
+    return name, wanted
+
+
+def _new_token(name: str, wanted: list[int], found: set[int], user_id: int | None) -> NewApiToken:
     if missing := [p for p in wanted if p not in found]:
         raise AppError(f"no such project: {', '.join(map(str, missing))}", 422)
     secret = new_api_token()
@@ -67,9 +65,27 @@ def create_api_token(
         user_id=user_id,
         project_ids=wanted,
     )
-    session.add(token)
-    session.flush()
     return NewApiToken(token, secret)
+
+
+async def create_api_token(
+    session: AsyncSession, name: str, project_ids: list[int], *, user_id: int | None = None
+) -> NewApiToken:
+    """A bearer token allowed to read (and triage) only `project_ids`."""
+    name, wanted = _token_projects(name, project_ids)
+    made = _new_token(name, wanted, await repository.existing_project_ids(session, wanted), user_id)
+    await repository.add_token(session, made.token)
+    return made
+
+
+def sync_create_api_token(
+    session: Session, name: str, project_ids: list[int], *, user_id: int | None = None
+) -> NewApiToken:
+    """`create_api_token` in a sync session (the CLI)."""
+    name, wanted = _token_projects(name, project_ids)
+    made = _new_token(name, wanted, repository.sync_existing_project_ids(session, wanted), user_id)
+    repository.sync_add_token(session, made.token)
+    return made
 
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> User | None:

@@ -1,11 +1,10 @@
-"""Queries over issues: the upsert (the heart of grouping under concurrency), then the reads the
-dashboard and the read API list, page and break down issues and their events with."""
+"""Queries over issues for the dashboard and the read API: the reads that list, page and break down
+issues and their events, and the triage update. (Ingest's issue upsert is in app/events/repository.py.)"""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -20,6 +19,7 @@ from sqlalchemy import (
     text,
     tuple_,
     union_all,
+    update,
 )
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,13 +34,6 @@ from app.issues.schemas import (
     TagValueCount,
 )
 from app.models import ErrorEvent, Issue, IssueAnalysis, IssueFacet, IssueSearch
-
-if TYPE_CHECKING:
-    pass
-
-
-# ---------------------------------------------------------------------------------------------
-# Reads for the dashboard and the read API.
 
 SORT_COLUMNS = {"last_seen": Issue.last_seen, "first_seen": Issue.first_seen, "frequency": Issue.times_seen}
 SPARK_HOURS = 24
@@ -158,6 +151,11 @@ async def latest_analyses(session: AsyncSession, issue_ids: list[int]) -> dict[i
 async def get_issue(session: AsyncSession, issue_id: int) -> Issue | None:
     """The issue, fresh from the database."""
     return await session.get(Issue, issue_id, populate_existing=True)
+
+
+async def update_issue(session: AsyncSession, issue_id: int, values: dict[str, object]) -> Issue | None:
+    """Set columns of one issue; returns it as updated, or None when there is no such issue."""
+    return await session.scalar(update(Issue).where(Issue.id == issue_id).values(**values).returning(Issue))
 
 
 # A loose index scan: one probe of (project_id, key, value) per distinct value, instead of reading

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError
+from app.issues import repository
 from app.models import Issue
 from app.models.issue import ISSUE_STATUSES
 
@@ -21,7 +21,7 @@ async def set_status(session: AsyncSession, issue_id: int, status: str) -> Issue
         values |= {"resolved_at": datetime.now(UTC), "is_regressed": False}
     elif status == "unresolved":
         values |= {"resolved_at": None}
-    issue = await session.scalar(update(Issue).where(Issue.id == issue_id).values(**values).returning(Issue))
+    issue = await repository.update_issue(session, issue_id, values)
     if issue is None:
         raise AppError("issue not found", 404)
     return issue

@@ -2,6 +2,15 @@
 
 The seed's `error_analysis` is a view over this table, giving every analysed event its issue's
 analysis, so the LLM is called once per issue while the seed's SQL still shows a row per event.
+
+Opening generation G of an issue (the outbox write; the sweeper and the job it registers act on it)
+happens in the transaction that holds the issue's row lock, where the issue's `analysis_generation`
+becomes G, and writes exactly: a `pending` row (issue, G) here naming the event to analyse; the
+issue's `current_analysis_id` pointing at it; and `error_events.analysis_id` of the analysed event
+(and of any other events shown with it) pointing at it. The unique (issue_id, generation) makes a
+second opening of G write nothing. Two writers follow this rule: ingest, a batch at a time, with G
+bumped by its issue upsert (app/events/repository.py CREATE_PENDING_FOR_EVENTS_SQL), and re-analysis
+(app/analysis/repository.py OPEN_GENERATION_SQL).
 """
 
 from datetime import datetime
@@ -22,8 +31,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base
-
-ANALYSIS_STATUSES = ("pending", "running", "done", "failed", "skipped")
 
 
 class IssueAnalysis(Base):

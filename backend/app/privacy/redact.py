@@ -23,11 +23,12 @@ over 64 KiB get a single pass, which keeps hostile megabyte strings well under a
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from app.config import get_settings
+from app.config import split_setting as split_setting  # re-exported: app.privacy's public names
 from app.events.model import REQUEST_TREES, ExceptionInfo, Frame, NormalizedEvent
 from app.events.normalize import format_params
 from app.privacy import patterns as p
@@ -517,24 +518,6 @@ def _extra_match(m: re.Match[str]) -> str:
 # --- settings and the default instance ---------------------------------------------------------
 
 
-def split_setting(value: str | list[str] | None) -> list[str]:
-    """Parse a list setting given as a JSON list or as comma-separated text.
-
-    Use the JSON form for regexes that contain commas (e.g. `\\d{3,5}`).
-    """
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(v) for v in value if str(v).strip()]
-    stripped = value.strip()
-    if stripped.startswith("["):
-        parsed = json.loads(stripped)
-        if not isinstance(parsed, list):
-            raise ValueError("expected a JSON list")
-        return [str(v) for v in parsed if str(v).strip()]
-    return [part.strip() for part in stripped.split(",") if part.strip()]
-
-
 _default: Redactor | None = None
 _default_source: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 _configured = False
@@ -549,8 +532,6 @@ def get_redactor() -> Redactor:
     global _default, _default_source
     if _configured and _default is not None:
         return _default
-    from app.config import get_settings  # lazily: app.config uses split_setting from this module
-
     settings = get_settings()
     source = (tuple(settings.redact_extra_patterns), tuple(settings.redact_extra_fields))
     if _default is None or source != _default_source:

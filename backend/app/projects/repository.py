@@ -30,9 +30,21 @@ async def insert_if_absent(session: AsyncSession, name: str, public_key: str) ->
     return project
 
 
+async def list_all(session: AsyncSession) -> list[Project]:
+    return list(await session.scalars(select(Project).order_by(Project.id)))
+
+
+async def add(session: AsyncSession, project: Project) -> None:
+    """Insert a new project (its id is set on return)."""
+    session.add(project)
+    await session.flush()
+
+
 def sync_get_by_name(session: Session, name: str) -> Project | None:
     return session.scalar(select(Project).where(Project.name == name))
 
 
-def sync_list(session: Session) -> list[Project]:
-    return list(session.scalars(select(Project).order_by(Project.id)))
+def sync_add(session: Session, project: Project) -> None:
+    """Insert a new project (its id is set on return)."""
+    session.add(project)
+    session.flush()

@@ -49,12 +49,21 @@ async def get_by_id_cached(session: AsyncSession, project_id: int) -> Project | 
     )
 
 
-def create_project(session: Session, name: str) -> Project:
+async def create_project(session: AsyncSession, name: str) -> Project:
     """Create (or return the existing) project called `name`."""
+    existing = await repository.get_by_name(session, name)
+    if existing is not None:
+        return existing
+    project = Project(name=name, public_key=new_public_key())
+    await repository.add(session, project)
+    return project
+
+
+def sync_create_project(session: Session, name: str) -> Project:
+    """`create_project` in a sync session (the CLI, first-run setup)."""
     existing = repository.sync_get_by_name(session, name)
     if existing is not None:
         return existing
     project = Project(name=name, public_key=new_public_key())
-    session.add(project)
-    session.flush()
+    repository.sync_add(session, project)
     return project

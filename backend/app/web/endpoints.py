@@ -23,7 +23,7 @@ from app.auth.cookies import (
     sign,
     unsign,
 )
-from app.auth.dependencies import SESSION_MAX_AGE_S, CsrfUser, CurrentUser, DbSession
+from app.auth.dependencies import SESSION_MAX_AGE_S, CsrfUser, CurrentUser, DbSession, Work
 from app.auth.service import authenticate, close_session, create_api_token, load_session, open_session
 from app.auth.tokens import new_secret
 from app.errors import AppError
@@ -31,7 +31,6 @@ from app.events.model import NormalizedEvent
 from app.issues import repository as issues
 from app.issues.schemas import LEVEL_CHOICES, SORT_KEYS, STATUS_CHOICES, Cursor, IssueFilters
 from app.issues.service import set_status
-from app.models import Project
 from app.projects import repository as projects
 from app.projects.service import create_project, dsn_for
 from app.web.rendering import render
@@ -138,7 +137,7 @@ async def home(_user: CurrentUser) -> Response:
 async def _projects_page(
     request: Request, session: DbSession, error: str | None = None, status: int = 200
 ) -> Response:
-    all_projects = await session.run_sync(projects.sync_list)
+    all_projects = await projects.list_all(session)
     cards = [{"project": p, "dsn": dsn_for(p), "snippets": project_snippets(p)} for p in all_projects]
     return render(request, "projects.html", {"cards": cards, "error": error}, status)
 
@@ -157,8 +156,7 @@ async def create_project_form(
     name = name.strip()
     if not name or len(name) > 200:
         return await _projects_page(request, session, "A project name is 1 to 200 characters.", 422)
-    project = await session.run_sync(create_project, name)
-    await session.commit()
+    project = await create_project(session, name)
     return redirect(f"/projects/{project.id}/issues?done=created")
 
 
@@ -307,21 +305,18 @@ async def change_status(
         return render(
             request, "error.html", {"title": "Not changed", "message": exc.message}, exc.status_code
         )
-    await session.commit()
     return redirect(f"/issues/{issue_id}?done={quote(status)}")
 
 
 @router.post("/issues/{issue_id}/reanalyse")
-async def reanalyse(request: Request, issue_id: int, session: DbSession, _user: CsrfUser) -> Response:
-    """Ask for a fresh analysis, committed before it is queued."""
+async def reanalyse(request: Request, issue_id: int, work: Work, _user: CsrfUser) -> Response:
+    """Ask for a fresh analysis (queued once the request's unit of work commits)."""
     try:
-        wanted = await request_reanalysis(session, issue_id)
+        await request_reanalysis(work, issue_id)
     except AppError as exc:
         return render(
             request, "error.html", {"title": "Not re-analysed", "message": exc.message}, exc.status_code
         )
-    await session.commit()
-    request.app.state.dispatcher.submit(wanted.error_event_id)
     return redirect(f"/issues/{issue_id}?done=reanalyse")
 
 
@@ -339,7 +334,7 @@ async def _tokens_page(
     status_code: int = 200,
 ) -> Response:
     tokens = await auth_repository.list_tokens(session, user_id)
-    all_projects: list[Project] = await session.run_sync(projects.sync_list)
+    all_projects = await projects.list_all(session)
     names = {p.id: p.name for p in all_projects}
     return render(
         request,
@@ -376,12 +371,9 @@ async def create_token_form(
     """Make a token and show it once."""
     scope = None if user.is_admin else user.user_id
     try:
-        made = await session.run_sync(
-            lambda s: create_api_token(s, name, project or [], user_id=user.user_id)
-        )
+        made = await create_api_token(session, name, project or [], user_id=user.user_id)
     except AppError as exc:
         return await _tokens_page(request, session, scope, error=exc.message, status_code=exc.status_code)
-    await session.commit()
     return await _tokens_page(request, session, scope, new_token=made.secret, status_code=201)
 
 
@@ -389,5 +381,4 @@ async def create_token_form(
 async def revoke_token_form(token_id: int, session: DbSession, user: CsrfUser) -> Response:
     """Revoke a token (the user's own; any for an admin)."""
     await auth_repository.revoke_token(session, token_id, None if user.is_admin else user.user_id)
-    await session.commit()
     return redirect("/tokens?done=revoked")

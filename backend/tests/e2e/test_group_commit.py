@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from app.db import sync_session
-from app.projects.service import create_project
+from app.projects.service import sync_create_project
 from tests.support.db import rows, scalar, wait_until_digested
 
 ERRORS = ["KeyError: 'order_id'", "ValueError: bad quantity", "TimeoutError: pricing service"]
@@ -20,7 +20,7 @@ ERRORS = ["KeyError: 'order_id'", "ValueError: bad quantity", "TimeoutError: pri
 
 def sentry_project() -> tuple[int, str]:
     with sync_session() as session:
-        project = create_project(session, "group-commit")
+        project = sync_create_project(session, "group-commit")
         return project.id, project.public_key
 
 

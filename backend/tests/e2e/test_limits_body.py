@@ -20,7 +20,7 @@ import pytest
 
 from app.db import sync_session
 from app.events.normalize import TRUNCATION_MARKER
-from app.projects.service import create_project
+from app.projects.service import sync_create_project
 from tests.faults.servers import ApiServer
 from tests.support.db import rows, scalar
 
@@ -39,7 +39,7 @@ def api() -> Iterator[ApiServer]:
 @pytest.fixture
 def project() -> tuple[int, str]:
     with sync_session() as session:
-        created = create_project(session, "limits")
+        created = sync_create_project(session, "limits")
         return created.id, created.public_key
 
 

@@ -12,7 +12,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import select
 
-from app.auth.service import create_api_token
+from app.auth.service import sync_create_api_token
 from app.db import sync_session
 from app.main import create_app
 from app.models import Project
@@ -32,7 +32,7 @@ def bearer(live_server) -> dict[str, str]:
         assert httpx.post(f"{live_server.url}/api/v1/events", json=body).status_code == 201
     with sync_session() as session:
         project_ids = list(session.scalars(select(Project.id)))
-        secret = create_api_token(session, "schemathesis", project_ids).secret
+        secret = sync_create_api_token(session, "schemathesis", project_ids).secret
     return {"Authorization": f"Bearer {secret}"}
 
 

@@ -13,7 +13,7 @@ import redis
 
 from app.config import get_settings
 from app.db import sync_session
-from app.projects.service import create_project
+from app.projects.service import sync_create_project
 from tests.support.db import scalar, wait_until_digested
 
 
@@ -27,7 +27,7 @@ def same_minute() -> None:
 
 def make_project(name: str, limit: int | None = None) -> tuple[int, str]:
     with sync_session() as session:
-        project = create_project(session, name)
+        project = sync_create_project(session, name)
         project.rate_limit_per_minute = limit
         return project.id, project.public_key
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from app.db import sync_session
-from app.projects.service import create_project
+from app.projects.service import sync_create_project
 from tests.support.db import rows, scalar
 
 EVENT = {"message": "cross-tenant write attempt", "level": "error"}
@@ -19,7 +19,7 @@ EVENT = {"message": "cross-tenant write attempt", "level": "error"}
 @pytest.fixture
 def projects() -> dict[str, tuple[int, str]]:
     with sync_session() as session:
-        made = {name: create_project(session, name) for name in ("alpha", "beta")}
+        made = {name: sync_create_project(session, name) for name in ("alpha", "beta")}
         return {name: (p.id, p.public_key) for name, p in made.items()}
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from app.db import sync_session
-from app.projects.service import create_project
+from app.projects.service import sync_create_project
 from tests.e2e import llm_helpers
 from tests.e2e.llm_helpers import API_KEY, analyses, call_times, llm_env, post_event, wait_final
 from tests.fake_llm.server import FakeLLMServer
@@ -142,7 +142,7 @@ def test_daily_calls_budget_skips_the_next_issue_and_ingest_goes_on(
 ) -> None:
     workers.ensure(llm_env(fake_llm))
     with sync_session() as session:  # the project's own budget overrides LLM_DAILY_BUDGET_CALLS
-        create_project(session, ERROR["project_key"]).llm_daily_budget_calls = 1
+        sync_create_project(session, ERROR["project_key"]).llm_daily_budget_calls = 1
 
     post_event(live_server.url, ERROR)
     wait_final()

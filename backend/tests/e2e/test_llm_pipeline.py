@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from app.analysis import service
+from app.analysis import runner, service
 from app.analysis.prompt import CLOSE_TAG, OPEN_TAG, SYSTEM_PROMPT
 from app.config import get_settings
 from tests.e2e import llm_helpers
@@ -227,7 +227,7 @@ def test_heuristic_is_the_default_when_llm_provider_is_unset(
     get_settings.cache_clear()
     event = post_event(live_server.url, DB_ERROR)
 
-    outcome = service.analyse_event(event["id"], task_id="t-1", retries_done=0, max_retries=3)
+    outcome = runner.analyse_event(event["id"], task_id="t-1", retries_done=0, max_retries=3)
 
     (analysis,) = analyses()
     assert outcome.status == analysis["status"] == "done"
@@ -246,7 +246,7 @@ def test_unusable_llm_settings_fail_each_analysis_with_the_reason(
     get_settings.cache_clear()
     event = post_event(live_server.url, DB_ERROR)
 
-    outcome = service.analyse_event(event["id"], task_id="t-1", retries_done=0, max_retries=3)
+    outcome = runner.analyse_event(event["id"], task_id="t-1", retries_done=0, max_retries=3)
 
     (analysis,) = analyses()
     expected = "LLM settings are unusable: LLM_TIMEOUT_S must be in (0, 200], got 500"

@@ -16,7 +16,7 @@ import uuid
 import httpx
 
 from app.db import sync_session
-from app.projects.service import create_project
+from app.projects.service import sync_create_project
 from tests.e2e import llm_helpers
 from tests.e2e.llm_helpers import llm_env, post_event, sent_text, wait_final
 from tests.fake_llm.server import FakeLLMServer
@@ -156,7 +156,7 @@ def sentry_event() -> dict:
 
 def send_envelope(base_url: str, event: dict | None = None, project_name: str = "secrets-sdk") -> None:
     with sync_session() as session:
-        project = create_project(session, project_name)
+        project = sync_create_project(session, project_name)
         project_id, key = project.id, project.public_key
     event = event or sentry_event()
     header = {"event_id": event["event_id"], "dsn": f"http://{key}@127.0.0.1/{project_id}"}

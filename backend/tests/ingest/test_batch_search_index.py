@@ -15,7 +15,7 @@ from app.db import sync_session
 from app.events.normalize import normalize_sentry_event
 from app.events.prepare import PreparedEvent, prepare_event
 from app.events.store import StoredEvent, store_batch
-from app.projects.service import create_project
+from app.projects.service import sync_create_project as create_project
 from tests.support.db import rows
 from tests.support.sentry import error_event
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
-from app.auth.service import create_api_token, create_user
+from app.auth.service import create_user, sync_create_api_token
 from app.db import sync_session
 from app.models import Project
-from app.projects.service import create_project
+from app.projects.service import sync_create_project
 from tests.support.db import scalar
 
 PASSWORD = "correct horse battery"
@@ -26,12 +26,12 @@ def make_user(email: str = "dev@example.com", password: str = PASSWORD, *, admin
 
 def make_project(name: str) -> Project:
     with sync_session() as session:
-        return create_project(session, name)
+        return sync_create_project(session, name)
 
 
 def make_token(project_ids: list[int], name: str = "test token") -> str:
     with sync_session() as session:
-        return create_api_token(session, name, project_ids).secret
+        return sync_create_api_token(session, name, project_ids).secret
 
 
 def csrf_of(html: str) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from app.config import get_settings
 from app.db import sync_session
 from app.issues.service import set_status
-from app.projects.service import create_project, dsn_for
+from app.projects.service import dsn_for, sync_create_project
 
 SENTRY_CLIENT = "sentry.python/2.75.0"
 
@@ -43,7 +43,7 @@ class SentryProject:
 def make_project(base_url: str, name: str = "shop") -> SentryProject:
     """Create a project the way `python -m app create-project` does, with a DSN pointing at base_url."""
     with sync_session() as session:
-        project = create_project(session, name)
+        project = sync_create_project(session, name)
         return SentryProject(project.id, project.public_key, dsn_for(project, base_url), base_url)
 
 

@@ -2,8 +2,7 @@
 
 Reads LLM_PROVIDER, LLM_BASE_URL, LLM_API_KEY, LLM_MODEL, LLM_TIMEOUT_S, LLM_MAX_TOKENS and
 LLM_MAX_INPUT_TOKENS from any object with those attributes in lower case (the app's pydantic
-Settings, or a SimpleNamespace in tests) or from a mapping. Provider modules are imported only when
-chosen, so the offline heuristic never loads the HTTP client.
+Settings, or a SimpleNamespace in tests) or from a mapping.
 
 `build_provider_or_fallback` is what the worker uses: an LLM provider that is chosen but not
 configured (no model, or nothing to call: neither a base URL nor an API key) falls back to the
@@ -16,7 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.analysis.prompt import CHARS_PER_TOKEN, DEFAULT_MAX_INPUT_TOKENS, MIN_INPUT_CHARS
+from app.analysis.providers.anthropic import AnthropicProvider
 from app.analysis.providers.base import AnalysisProvider, PermanentProviderError
+from app.analysis.providers.heuristic import HeuristicProvider
+from app.analysis.providers.openai import OpenAIProvider
 
 PROVIDERS = ("heuristic", "openai", "anthropic")
 DEFAULT_TIMEOUT_S = 60.0
@@ -33,8 +35,6 @@ def build_provider(settings: Any) -> AnalysisProvider:
     """The provider named by `llm_provider` (default heuristic), configured from the other llm_* settings."""
     choice = (_setting(settings, "llm_provider") or "heuristic").strip().lower()
     if choice == "heuristic":
-        from app.analysis.providers.heuristic import HeuristicProvider
-
         return HeuristicProvider()
     if choice not in PROVIDERS:
         raise ProviderConfigError(f"LLM_PROVIDER={choice!r} is not one of {', '.join(PROVIDERS)}")
@@ -66,11 +66,7 @@ def build_provider(settings: Any) -> AnalysisProvider:
     }
     try:
         if choice == "openai":
-            from app.analysis.providers.openai import OpenAIProvider
-
             return OpenAIProvider(**kwargs)
-        from app.analysis.providers.anthropic import AnthropicProvider
-
         return AnthropicProvider(**kwargs)
     except ValueError as exc:
         raise ProviderConfigError(str(exc)) from None
@@ -97,8 +93,6 @@ def build_provider_or_fallback(settings: Any) -> tuple[AnalysisProvider, str | N
     missing = missing_llm_settings(settings)
     if not missing:
         return build_provider(settings), None
-    from app.analysis.providers.heuristic import HeuristicProvider
-
     choice = str(_setting(settings, "llm_provider")).strip().lower()
     note = (
         f"LLM_PROVIDER={choice} is not configured (missing {' and '.join(missing)}); "

@@ -1,0 +1,43 @@
+"""Run one analysis task's work: the units of work around the steps of app/analysis/service.py.
+
+The claim commits before the provider is called and the outcome is recorded after, each in its own
+short transaction, so no transaction stays open for the length of an LLM call.
+"""
+
+from __future__ import annotations
+
+from app.analysis import service
+from app.analysis.service import Outcome
+from app.config import get_settings
+from app.db import sync_session
+
+
+def analyse_event(error_event_id: int, *, task_id: str, retries_done: int, max_retries: int) -> Outcome:
+    """Run (or skip) the analysis the event links to."""
+    settings = get_settings()
+    with sync_session() as session:
+        claimed = service.claim(session, error_event_id, task_id=task_id, settings=settings)
+    if isinstance(claimed, Outcome):
+        return claimed
+    result = service.ask_provider(claimed)
+    with sync_session() as session:
+        return service.record(
+            session,
+            claimed.analysis_id,
+            result,
+            retries_done=retries_done,
+            max_retries=max_retries,
+            settings=settings,
+        )
+
+
+def fail_after_time_limit(error_event_id: int, *, retries_done: int, max_retries: int) -> Outcome:
+    """The soft time limit fired mid-analysis: release the claim for a retry, or fail it."""
+    with sync_session() as session:
+        return service.time_limit_exceeded(
+            session,
+            error_event_id,
+            retries_done=retries_done,
+            max_retries=max_retries,
+            settings=get_settings(),
+        )
