@@ -17,7 +17,6 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
-from app.analysis.dispatch import AnalysisDispatcher, publish_with_celery
 from app.api.endpoints import router as api_router
 from app.auth.dependencies import CsrfRejected, LoginRequired
 from app.celery_app import publish_job
@@ -48,9 +47,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     jobs = JobDispatcher(publish_job).start()
     install_dispatcher(jobs)
-    dispatcher = AnalysisDispatcher(publish_with_celery)
-    dispatcher.start()
-    app.state.dispatcher = dispatcher
     app.state.rate_limiter = RateLimiter(settings.redis_url)
     waiter = DigestWaiter(libpq_conninfo(settings.database_url))
     waiter.start()
@@ -64,7 +60,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if digester is not None:
         await digester.stop()
     await waiter.stop()
-    dispatcher.stop()
     jobs.stop()
     install_dispatcher(None)
     await app.state.rate_limiter.aclose()

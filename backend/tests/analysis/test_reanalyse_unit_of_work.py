@@ -19,7 +19,7 @@ from app.analysis.reanalyse import request_reanalysis, sync_request_reanalysis
 from app.analysis.sweeper import sweep
 from app.db import get_async_engine, sync_session, sync_unit_of_work, unit_of_work
 from app.errors import AppError
-from app.jobs import Job, JobDispatcher, analysis_job, install_dispatcher
+from app.jobs import Job, JobDispatcher, analysis_job, install_dispatcher, installed_dispatcher
 from app.models import ErrorEvent, Issue
 from app.projects.service import sync_create_project
 from tests.support.db import rows, scalar, wait_until
@@ -54,10 +54,11 @@ class Recorder:
 @pytest.fixture
 def recorder() -> Iterator[Recorder]:
     recorder = Recorder()
+    previous = installed_dispatcher()  # the live server's, when it runs in this process
     install_dispatcher(recorder.dispatcher.start())
     yield recorder
     recorder.dispatcher.stop()
-    install_dispatcher(None)
+    install_dispatcher(previous)
 
 
 def make_issue(events: int) -> tuple[int, list[int]]:
@@ -199,7 +200,15 @@ def test_concurrent_reanalyses_of_one_issue_open_consecutive_generations() -> No
     assert scalar("SELECT analysis_id FROM error_events WHERE id = :e", e=latest) == second["analysis_id"]
 
 
-def test_sweeper_publishes_overdue_analyses_and_stops_at_the_first_failure() -> None:
+@pytest.fixture
+def no_dispatcher() -> Iterator[None]:
+    previous = installed_dispatcher()
+    install_dispatcher(None)
+    yield
+    install_dispatcher(previous)
+
+
+def test_sweeper_publishes_overdue_analyses_and_stops_at_the_first_failure(no_dispatcher: None) -> None:
     issue_id, (latest,) = make_issue(events=1)
     with sync_unit_of_work() as work:  # no dispatcher installed: the analysis waits for the sweeper
         sync_request_reanalysis(work, issue_id)
