@@ -29,24 +29,31 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from app.events.model import REQUEST_TREES, ExceptionInfo, Frame, NormalizedEvent
+from app.events.stack_text import parse_stack_text
+from app.events.text import (
+    MAX_BREADCRUMBS,
+    MAX_CONTEXT_LINES,
+    MAX_DEPTH,
+    MAX_EXCEPTIONS,
+    MAX_FRAMES,
+    MAX_FREE_STRING,
+    MAX_ITEMS,
+    MAX_LINE,
+    MAX_MESSAGE,
+    MAX_NAME,
+    MAX_PATH,
+    MAX_STACK_TEXT,
+    MAX_TAG_KEY,
+    MAX_TAG_VALUE,
+    MAX_TAGS,
+    MAX_URL,
+    TRUNCATION_MARKER,
+    capped,
+    clean_text,
+    format_params,
+    truncate,
+)
 
-TRUNCATION_MARKER = "…[truncated]"
-MAX_MESSAGE = 8 * 1024  # message, logentry, exception value
-MAX_STACK_TEXT = 64 * 1024  # the seed's raw `stack`, kept in extra
-MAX_FREE_STRING = 8 * 1024  # strings inside extra, contexts, vars, request data …
-MAX_NAME = 256  # exception type, function, module, logger, release …
-MAX_PATH = 1024  # filenames
-MAX_URL = 2048
-MAX_LINE = 1024  # context lines
-MAX_CONTEXT_LINES = 10  # pre/post context kept per frame
-MAX_TAG_KEY = 200
-MAX_TAG_VALUE = 200
-MAX_TAGS = 200
-MAX_FRAMES = 250  # per stack; the middle is dropped, as Sentry does
-MAX_EXCEPTIONS = 25  # per chain; the oldest causes are dropped
-MAX_BREADCRUMBS = 100  # the most recent are kept
-MAX_ITEMS = 500  # entries per list or mapping in free-form data
-MAX_DEPTH = 8  # nesting of free-form data
 FUTURE_TOLERANCE = timedelta(seconds=60)  # Relay's clock-drift allowance
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -77,34 +84,6 @@ _LEVEL_ALIASES = {
 
 # ---------------------------------------------------------------------------------------------
 # Small, total coercions: each returns a clean value or None, never raises.
-
-
-def truncate(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, ending in the truncation marker when cut."""
-    if len(text) <= limit:
-        return text
-    return text[: max(limit - len(TRUNCATION_MARKER), 0)] + TRUNCATION_MARKER
-
-
-def clean_text(text: str) -> str:
-    """`text` as PostgreSQL can store it: NUL as U+FFFD, lone surrogates replaced."""
-    # PostgreSQL refuses NUL in text/jsonb, and lone surrogates cannot be encoded as UTF-8.
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    if text.isascii():  # O(1) in CPython; ASCII has no surrogates, so skip the trial encoding
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
-
-
-def _capped(text: str, limit: int) -> str:
-    """`text` cleaned and cut to `limit`; the usual short, clean ASCII string comes back as it is."""
-    if len(text) <= limit and text.isascii() and "\x00" not in text:
-        return text
-    return truncate(clean_text(text), limit)
 
 
 def _finite_number(value: Any) -> bool:
@@ -197,7 +176,7 @@ def _is_json_safe(value: Any, depth: int) -> bool:
 def _json_copy(value: Any, depth: int) -> Any:
     """A storable copy of `value` (see `_json_safe`)."""
     if isinstance(value, str):
-        return _capped(value, MAX_FREE_STRING)
+        return capped(value, MAX_FREE_STRING)
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
@@ -208,10 +187,10 @@ def _json_copy(value: Any, depth: int) -> Any:
         return TRUNCATION_MARKER
     if isinstance(value, dict):
         items = value.items() if len(value) <= MAX_ITEMS else list(value.items())[:MAX_ITEMS]
-        return {_capped(str(k), MAX_NAME): _json_copy(v, depth + 1) for k, v in items}
+        return {capped(str(k), MAX_NAME): _json_copy(v, depth + 1) for k, v in items}
     if isinstance(value, list | tuple):
         return [_json_copy(v, depth + 1) for v in value[:MAX_ITEMS]]
-    return _capped(str(value), MAX_FREE_STRING)
+    return capped(str(value), MAX_FREE_STRING)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -299,56 +278,6 @@ def normalize_status_code(value: Any) -> int | None:
     return number if number is not None and 100 <= number <= 599 else None
 
 
-_FORMAT_TOKEN = re.compile(r"%%|%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdrifgeEGxXoc]|\{\d*\}")
-
-
-def format_params(template: str, params: Any, limit: int = MAX_MESSAGE) -> str:
-    """A logging template with its params in, as SDKs format it: %s, %(name)s and {0} placeholders.
-
-    Params stop being substituted once they add up to more than `limit` characters: the text past
-    that point is cut off anyway, and "{0}" repeated a thousand times must not copy a big param a
-    thousand times.
-    """
-    # Our own substitution, not `%`: a client-supplied "%999999999d" must not allocate gigabytes.
-    produced = 0
-
-    def put(value: Any) -> str:
-        nonlocal produced
-        if produced > limit:
-            return ""
-        text = str(value)
-        produced += len(text)
-        return text
-
-    if isinstance(params, dict):
-        named = {str(k): v for k, v in params.items()}
-
-        def by_name(match: re.Match[str]) -> str:
-            token = match.group(0)
-            name = re.match(r"%\(([^)]*)\)", token)
-            if token == "%%":
-                return "%"
-            return put(named[name.group(1)]) if name and name.group(1) in named else token
-
-        return _FORMAT_TOKEN.sub(by_name, template)
-    if not isinstance(params, list | tuple) or not params:
-        return template
-    queue = list(params)
-    position = iter(range(len(queue)))
-
-    def by_position(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token == "%%":
-            return "%"
-        if token.startswith("{") and token != "{}":
-            index = int(token[1:-1])
-            return put(queue[index]) if index < len(queue) else token
-        index = next(position, None)
-        return put(queue[index]) if index is not None else token
-
-    return _FORMAT_TOKEN.sub(by_position, template)
-
-
 def _message_parts(value: Any) -> tuple[str | None, str | None]:
     """(formatted message, template) from a string or a {formatted, message, params} object."""
     if isinstance(value, str) or _finite_number(value):
@@ -358,7 +287,7 @@ def _message_parts(value: Any) -> tuple[str | None, str | None]:
     formatted = _text(value.get("formatted"), MAX_MESSAGE)
     template = _text(value.get("message"), MAX_MESSAGE)
     if formatted is None and template is not None:
-        formatted = _capped(format_params(template, value.get("params")), MAX_MESSAGE)
+        formatted = capped(format_params(template, value.get("params")), MAX_MESSAGE)
     return formatted, template
 
 
@@ -367,7 +296,7 @@ def _lines(value: Any, first: bool) -> list[str]:
     if not isinstance(value, list):
         return []
     kept = value[:MAX_CONTEXT_LINES] if first else value[-MAX_CONTEXT_LINES:]
-    return [_capped(v, MAX_LINE) if isinstance(v, str) else "" for v in kept]
+    return [capped(v, MAX_LINE) if isinstance(v, str) else "" for v in kept]
 
 
 def _frame(data: dict[str, Any], scrubbed: Any) -> Frame:
@@ -428,7 +357,7 @@ def _tag_value(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | int | float):
-        return _capped(str(value), MAX_TAG_VALUE)
+        return capped(str(value), MAX_TAG_VALUE)
     if isinstance(value, dict | list):
         return truncate(json.dumps(_json_safe(value), separators=(",", ":")), MAX_TAG_VALUE)
     return None
@@ -635,7 +564,7 @@ def normalize_seed_event(
         # The text as sent stays available to analysis, parsed or not.
         scrubbed_stack = scrubbed.get("stack")
         if isinstance(scrubbed_stack, str):
-            extra["stack"] = _capped(scrubbed_stack, MAX_STACK_TEXT)
+            extra["stack"] = capped(scrubbed_stack, MAX_STACK_TEXT)
     return NormalizedEvent(
         event_id=normalize_event_id(data.get("event_id")),
         timestamp=parse_timestamp(data.get("timestamp"), received_at),
@@ -651,195 +580,6 @@ def normalize_seed_event(
         extra=extra,
         **_scalar_fields(data),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Stack trace text (Python, JavaScript/Node, Java) into an exception chain.
-
-_PY_HEADER = re.compile(r"^\s*Traceback \(most recent call last\):\s*$")
-_PY_FILE = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+?))?\s*$')
-_PY_CHAIN = re.compile(r"^(The above exception was the direct cause|During handling of the above exception)")
-_PY_CARETS = re.compile(r"^\s*[\^~]+\s*$")
-_TYPE_LINE = re.compile(
-    r"^(?:Uncaught |Exception in thread \"[^\"]*\" )?"  # prefixes printed by browsers and the JVM
-    r"(?P<type>[A-Za-z_$][\w$.]*)(?: \[[\w-]+\])?"  # Node's "Error [ERR_CODE]"
-    r"(?::\s?(?P<value>.*))?$"
-)
-_JAVA_AT = re.compile(r"^\s*at (?:[\w.$-]*/)*(?P<qual>[\w.$<>]+)\.(?P<meth>[\w$<>-]+)\((?P<src>[^()]*)\)\s*$")
-_JS_AT = re.compile(r"^\s*at (?:(?P<func>.+?) \((?P<loc>[^()]*)\)|(?P<bare>\S+))\s*$")
-_JS_FIREFOX = re.compile(r"^\s*(?P<func>[^@\s]*)@(?P<loc>.+:\d+(?::\d+)?)\s*$")
-_LOCATION = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::(?P<col>\d+))?$")
-_EXCEPTION_NAME = re.compile(r"^[A-Za-z_$][\w$.]*(?:Error|Exception|Fault|Failure|Panic|Interrupt|Exit)$")
-_LIBRARY_MARKERS = ("site-packages", "dist-packages", "/lib/python", "<frozen", "node_modules", "node:")
-_JAVA_LIBRARY = ("java.", "javax.", "jdk.", "sun.", "com.sun.", "kotlin.", "kotlinx.", "scala.")
-
-
-def _guess_in_app(path: str | None) -> bool | None:
-    if not path:
-        return None
-    return not any(marker in path for marker in _LIBRARY_MARKERS) and not path.startswith("internal/")
-
-
-def _split_type(name: str, value: str | None) -> ExceptionInfo:
-    """`pkg.mod.Error` → type Error, module pkg.mod (the shape SDKs send)."""
-    module, _, short = name.rpartition(".")
-    return ExceptionInfo(
-        type=truncate(short or name, MAX_NAME),
-        value=truncate(value, MAX_MESSAGE) if value else None,
-        module=module or None,
-    )
-
-
-def _type_line(line: str) -> tuple[str, str | None] | None:
-    match = _TYPE_LINE.match(line.strip())
-    if not match:
-        return None
-    return match.group("type"), match.group("value")
-
-
-def _parse_python(lines: list[str]) -> list[ExceptionInfo]:
-    chain: list[ExceptionInfo] = []
-    frames: list[Frame] | None = None
-    current: ExceptionInfo | None = None
-    for line in lines:
-        if _PY_HEADER.match(line):
-            frames, current = [], None
-            continue
-        if frames is None:
-            continue  # text before the first traceback (a log prefix, say)
-        if _PY_CHAIN.match(line) or not line.strip():
-            if current is not None:
-                frames, current = None, None
-            continue
-        file_match = _PY_FILE.match(line)
-        if file_match and current is None:
-            path = file_match.group("file")
-            frames.append(
-                Frame(
-                    filename=truncate(path, MAX_PATH),
-                    abs_path=path if path.startswith("/") or re.match(r"^[A-Za-z]:\\", path) else None,
-                    function=file_match.group("func"),
-                    lineno=int(file_match.group("line")),
-                    in_app=_guess_in_app(path),
-                )
-            )
-        elif line.startswith((" ", "\t")) and current is None:
-            if frames and frames[-1].context_line is None and not _PY_CARETS.match(line):
-                frames[-1].context_line = truncate(line.strip(), MAX_LINE)
-        elif current is None:
-            parsed = _type_line(line)
-            name, value = parsed if parsed else ("Exception", line.strip())
-            current = _split_type(name, value)
-            current.frames = frames
-            chain.append(current)
-        else:  # a message spanning several lines
-            current.value = truncate(f"{current.value or ''}\n{line}", MAX_MESSAGE)
-    return chain
-
-
-def _parse_java(lines: list[str]) -> list[ExceptionInfo]:
-    chain: list[ExceptionInfo] = []  # outermost first, as printed
-    skipping = False
-    for line in lines:
-        stripped = line.strip()
-        if not stripped or stripped.startswith("..."):
-            continue
-        if stripped.startswith("Suppressed:"):
-            skipping = True
-            continue
-        at = _JAVA_AT.match(line)
-        if at:
-            if skipping or not chain:
-                continue
-            qualified, source = at.group("qual"), at.group("src")
-            filename, _, lineno = source.partition(":")
-            chain[-1].frames.append(
-                Frame(
-                    filename=filename if filename.endswith((".java", ".kt", ".scala", ".groovy")) else None,
-                    module=qualified,
-                    function=at.group("meth"),
-                    lineno=int(lineno) if lineno.isdigit() else None,
-                    in_app=not qualified.startswith(_JAVA_LIBRARY),
-                )
-            )
-            continue
-        header = stripped.removeprefix("Caused by:").strip()
-        if stripped.startswith("Caused by:") or not chain:
-            skipping = False
-            parsed = _type_line(header)
-            if parsed:
-                chain.append(_split_type(*parsed))
-        elif chain and not chain[-1].frames and not skipping:
-            chain[-1].value = truncate(f"{chain[-1].value or ''}\n{stripped}", MAX_MESSAGE)
-    for exc in chain:
-        exc.frames.reverse()  # printed innermost first; we keep callers first
-    return list(reversed(chain))  # causes are printed last; we keep the oldest first
-
-
-def _parse_javascript(lines: list[str]) -> list[ExceptionInfo]:
-    header: list[str] = []
-    frames: list[Frame] = []
-    for line in lines:
-        at = _JS_AT.match(line) or _JS_FIREFOX.match(line)
-        if not at:
-            if not frames:
-                header.append(line)
-            continue
-        groups = at.groupdict()
-        location = groups.get("loc") or groups.get("bare") or ""
-        function = groups.get("func") or None
-        loc = _LOCATION.match(location)
-        # "native", "<anonymous>", "index 0" (Promise.all) name no file.
-        path = loc.group("file") if loc else None
-        frames.append(
-            Frame(
-                filename=truncate(path, MAX_PATH) if path else None,
-                abs_path=path if path and path.startswith("/") else None,
-                function=truncate(function, MAX_NAME) if function else None,
-                lineno=int(loc.group("line")) if loc else None,
-                colno=int(loc.group("col")) if loc and loc.group("col") else None,
-                in_app=_guess_in_app(path),
-            )
-        )
-    text = "\n".join(h for h in header if h.strip()).strip()
-    first, _, rest = text.partition("\n")
-    parsed = _type_line(first)
-    if parsed:
-        name, value = parsed
-        value = f"{value or ''}\n{rest}".strip() if rest else value
-    else:
-        name, value = "Error", text or None
-    exc = ExceptionInfo(type=truncate(name, MAX_NAME), value=truncate(value, MAX_MESSAGE) if value else None)
-    exc.frames = list(reversed(frames))  # printed innermost first; we keep callers first
-    return [exc]
-
-
-def parse_stack_text(text: str) -> tuple[list[ExceptionInfo], str | None]:
-    """Exceptions (oldest first, frames caller first) and a platform guess from stack trace text."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:5000]
-    if any(_PY_HEADER.match(line) for line in lines):
-        chain = _parse_python(lines)
-        if chain:
-            return chain, "python"
-    if any(_JAVA_AT.match(line) for line in lines):
-        chain = _parse_java(lines)
-        if chain:
-            return chain, "java"
-    if any(_JS_AT.match(line) or _JS_FIREFOX.match(line) for line in lines):
-        return _parse_javascript(lines), "javascript"
-    nonblank = [line for line in lines if line.strip()]
-    if not nonblank:
-        return [], None
-    parsed = _type_line(nonblank[0])
-    if parsed and (parsed[1] is not None or _EXCEPTION_NAME.match(parsed[0])):
-        name, value = parsed
-        rest = "\n".join(nonblank[1:])
-        if rest:
-            value = f"{value or ''}\n{rest}".strip()
-        return [
-            _split_type(name, value) if "." in name else ExceptionInfo(type=name, value=value or None)
-        ], None
-    return [], None
 
 
 __all__ = [

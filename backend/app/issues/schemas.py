@@ -10,7 +10,7 @@ from typing import Literal
 
 import orjson
 
-from app.events.normalize import clean_text
+from app.events.text import clean_text
 from app.models import Issue
 from app.models.issue import ISSUE_STATUSES
 

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from app.config import get_settings
 from app.config import split_setting as split_setting  # re-exported: app.privacy's public names
 from app.events.model import REQUEST_TREES, ExceptionInfo, Frame, NormalizedEvent
-from app.events.normalize import format_params
+from app.events.text import format_params
 from app.privacy import patterns as p
 
 _KEY_CACHE_LIMIT = 10_000

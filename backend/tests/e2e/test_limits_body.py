@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from app.db import sync_session
-from app.events.normalize import TRUNCATION_MARKER
+from app.events.text import TRUNCATION_MARKER
 from app.projects.service import sync_create_project
 from tests.faults.servers import ApiServer
 from tests.support.db import rows, scalar
