@@ -295,6 +295,12 @@ class Stack:
         child.wait_for_log("ready.")
         return child
 
+    def digester(self, **env: Any) -> ChildProcess:
+        """`python -m app digest`: one more digester sharing the inbox."""
+        child = ChildProcess([sys.executable, "-m", "app", "digest"], self.env(**env), "faults-digester.log")
+        self.children.append(child)
+        return child
+
     def sweep(self, **env: Any) -> int:
         """One sweeper pass (`python -m app sweep`); returns how many analyses it enqueued."""
         out = subprocess.run(

@@ -1,4 +1,4 @@
-"""Sentry events are accepted into the inbox and stored by the digester, a child of the API process.
+"""Events are accepted into the inbox and stored by a digester (by default a child of the API process).
 Whatever dies in between, the digester (SIGKILL) or the whole API (SIGKILL), every accepted event
 ends up stored exactly once; and while the digester cannot store, the inbox holds no secret in clear.
 """
@@ -31,7 +31,7 @@ def digesters(api: ApiServer) -> list[psutil.Process]:
     return [
         p
         for p in psutil.Process(api.child.pid).children(recursive=True)
-        if "app.ingest.digester" in " ".join(p.cmdline())
+        if p.cmdline()[1:4] == ["-m", "app", "digest"]
     ]
 
 

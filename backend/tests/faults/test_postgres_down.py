@@ -36,10 +36,10 @@ class Ingest:
 
 
 def stored_messages(stack: Stack) -> set[str]:
-    return {
-        r["m"]
-        for r in stack.rows("SELECT payload->>'message' AS m FROM error_events WHERE payload ? 'project_key'")
-    }
+    rows = stack.rows("SELECT payload->>'message' AS m FROM error_events WHERE payload ? 'project_key'")
+    messages = [r["m"] for r in rows]
+    assert len(messages) == len(set(messages)), "an event was stored twice"
+    return set(messages)
 
 
 def test_stopped_postgres_gives_fast_503s_and_recovery_without_restart(stack: Stack):
@@ -79,4 +79,8 @@ def test_frozen_postgres_never_hangs_a_request(stack: Stack):
         stack.postgres.thaw()
 
     wait_until(ingest.recovered, timeout_s=15, interval_s=0.2)
-    assert stored_messages(stack) == ingest.accepted
+    # Every accepted event is stored. One answered 503 may be stored too: its INSERT had reached the
+    # frozen server, which finished it on waking; no answer can promise otherwise. Never twice.
+    wait_until(lambda: stack.scalar("SELECT count(*) FROM ingest_inbox") == 0, timeout_s=15)
+    assert ingest.accepted <= stored_messages(stack)
+    assert len(stored_messages(stack)) <= ingest.sent
