@@ -26,10 +26,12 @@ browser:
 
 test: install browser
 	cd backend && $(PY) -m ruff check app tests alembic
+	cd backend && $(abspath $(VENV))/bin/lint-imports
 	cd backend && $(PY) -m pytest
 
 lint: install
 	cd backend && $(PY) -m ruff check app tests alembic && $(PY) -m ruff format --check app tests alembic
+	cd backend && $(abspath $(VENV))/bin/lint-imports
 
 bench: install
 	$(PY) bench/run.py
