@@ -352,11 +352,19 @@ def _against_first(fs: list[dict[str, Any] | None]) -> list[str]:
 def _each_load(r: dict[str, Any] | None) -> list[str]:
     """Below a table: the figures of each load when a row is the median of several."""
     loads = (r or {}).get("loads", [])
-    if not r or len(loads) < 2:
+    if not r:
+        return []
+    if len(loads) < r.get("loads_planned", 1):
+        if len(loads) < 2:
+            return ["", f"{_label(r)}: one load of {r['loads_planned']}, the others skipped for want of time"]
+        skipped = f" ({r['loads_planned'] - len(loads)} more skipped for want of time)"
+    else:
+        skipped = ""
+    if len(loads) < 2:
         return []
     figures = [("accepted/s", "accepted_per_s"), ("drained/s", "drained_per_s"), ("p99 ms", "p99_ms")]
     each = "; ".join(f"{label} " + " / ".join(_fmt(x[key]) for x in loads) for label, key in figures)
-    return ["", f"{_label(r)}: the median of {len(loads)} loads, each on a fresh server: {each}"]
+    return ["", f"{_label(r)}: the median of {len(loads)} loads{skipped}, each on a fresh server: {each}"]
 
 
 def machine() -> str:
@@ -610,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
         took[peer.name] = time.monotonic() - t0
     results: list[dict[str, Any]] = []
     for peer in peers:
-        results += combine_loads(loads[peer.name])
+        results += [{**r, "loads_planned": reps[peer.name]} for r in combine_loads(loads[peer.name])]
 
     head = f"E={args.events}, N={args.connections}, G={args.groups}"
     texts = [f"{head}\n\n{table(results, args.groups)}"]
