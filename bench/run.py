@@ -2,13 +2,18 @@
 landed in its database, sample its memory, print one table with the ratios; then the analysis table
 (bench/analysis_bench.py) and the scaling table (bench/scaling.py); append them all to RESULTS.md.
 
-    python bench/run.py                                  # E=5000, N=16, G=20, both peers; analysis; scaling
+Faultline runs twice: `faultline` is the tuned single-process peer (bench/peer_faultline.sh: one web
+worker), `faultline-up` is what users run, `python -m app up` with its defaults
+(bench/peer_faultline_up.sh). Both get the same loads, interleaved, and both are compared with Bugsink.
+
+    python bench/run.py                                  # E=5000, N=16, G=20, all peers; analysis; scaling
     python bench/run.py --peers bugsink --no-record      # Bugsink only, nothing written
+    python bench/run.py --peers faultline-up --skip-analysis --skip-scaling   # `up` alone
     python bench/run.py --faultline-dsn http://KEY@127.0.0.1:8000/1 \\
         --faultline-db postgresql://… --faultline-pids 1234 5678 --faultline-project-key KEY
 
 A peer is started by a command that prints KEY=VALUE lines on stdout (bench/peer_bugsink.sh start,
-bench/peer_faultline.sh start):
+bench/peer_faultline.sh start, bench/peer_faultline_up.sh start):
     URL=http://127.0.0.1:PORT   DSN=http://KEY@127.0.0.1:PORT/ID   PROJECT_ID=ID   PROJECT_KEY=KEY
     DB=<sqlite path | postgresql url>   PIDS=<roots of the server's process trees>
     EXTRA_PIDS=<database/broker servers, reported apart>   (optional)
@@ -62,12 +67,13 @@ def free_port() -> int:
 class Peer:
     """One server under test and how to reach, count and stop it."""
 
-    name: str
+    name: str  # "bugsink" | "faultline" | "faultline-up": what --peers selects and results are keyed by
     kind: str  # "bugsink" | "faultline"
     start_cmd: list[str] | None = None
     stop_cmd: list[str] | None = None
     info: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, str] = field(default_factory=dict)
+    label: str = ""  # the table's column heading; the name when empty
 
     def start(self, timeout: float) -> None:
         """Run the start command (if any) and take its KEY=VALUE lines; then apply flag overrides."""
@@ -188,6 +194,7 @@ def run_mode(
     drained_s = max(drain.t_last_landed - res.t_first_send, 1e-9)
     out: dict[str, Any] = {
         "peer": peer.name,
+        "label": peer.label or peer.name,
         "mode": mode,
         **res.summary(),
         "stored": drain.stored,
@@ -239,71 +246,125 @@ ROWS: list[tuple[str, str, str, float | None, str]] = [
 ]
 
 
+def _ratio(direction: str, bv: Any, fv: Any) -> float | None:
+    """Faultline against Bugsink, oriented so that more is better for Faultline."""
+    if direction and isinstance(bv, int | float) and isinstance(fv, int | float) and bv and fv:
+        return fv / bv if direction == "up" else bv / fv
+    return None
+
+
+def _verdict(key: str, target: float | None, ratio: float | None, bv: Any, fv: Any, groups: int) -> str:
+    """✔ or ✘ against the row's target, empty when the row has none or a figure is missing."""
+    if target is not None and ratio is not None:
+        return "✔" if ratio >= target else "✘"
+    if key == "peak_rss_mib" and ratio is not None:
+        return "✔" if fv <= bv else "✘"
+    if key == "lost" and fv is not None:
+        return "✔" if fv == 0 else "✘"
+    if key == "issues_created" and fv is not None:
+        return "✔" if fv == groups else "✘"
+    return ""
+
+
+def _label(r: dict[str, Any]) -> str:
+    return r.get("label") or r["peer"]
+
+
 def table(results: list[dict[str, Any]], groups: int) -> str:
-    """Markdown table: the envelope load on each peer with the ratios; seed JSON apart."""
-    env = {r["peer"]: r for r in results if r["mode"] == "envelope"}
-    b, f = env.get("bugsink"), env.get("faultline")
+    """Markdown table: the envelope load on Bugsink and on each Faultline peer, each Faultline column
+    with its ratios against Bugsink (and ✔/✘ against the target beside the ratio); seed JSON apart."""
+    env = [r for r in results if r["mode"] == "envelope"]
+    b = next((r for r in env if r["peer"] == "bugsink"), None)
+    fs = [r for r in env if r["peer"] != "bugsink"] or [None]
+    head = "| metric | Bugsink | " + " | ".join(f"{_label(f) if f else 'Faultline'} | ratio" for f in fs)
     lines = [
         "Sentry envelopes (gzip)",
         "",
-        "| metric | Bugsink | Faultline | ratio | target |",
-        "| --- | ---: | ---: | ---: | --- |",
+        head + " | target |",
+        "| --- | ---: | " + " | ".join("---: | ---:" for _ in fs) + " | --- |",
     ]
+
+    def shown(r: dict[str, Any] | None, key: str) -> Any:
+        v = (r or {}).get(key)
+        if r and key == "raw_bytes_mean":
+            return f"{r['raw_bytes_mean']:,} / {r['body_bytes_mean']:,}"
+        if r and key == "drained_s":
+            return f"{v:.1f}{'' if r['drain_complete'] else ' (gave up)'}"
+        return v
+
     for label, key, direction, tgt, tgt_text in ROWS:
-        bv, fv = (b or {}).get(key), (f or {}).get(key)
-        if key == "raw_bytes_mean":
-            bv = f"{b['raw_bytes_mean']:,} / {b['body_bytes_mean']:,}" if b else None
-            fv = f"{f['raw_bytes_mean']:,} / {f['body_bytes_mean']:,}" if f else None
-        if key == "drained_s":
-            bv = f"{bv:.1f}{'' if b['drain_complete'] else ' (gave up)'}" if b else None
-            fv = f"{fv:.1f}{'' if f['drain_complete'] else ' (gave up)'}" if f else None
-        ratio, verdict = "", ""
-        if direction and isinstance(bv, int | float) and isinstance(fv, int | float) and bv and fv:
-            r = fv / bv if direction == "up" else bv / fv
-            ratio = f"{r:.2f}x"
-            if tgt is not None:
-                verdict = " ✔" if r >= tgt else " ✘"
-            elif key == "peak_rss_mib":
-                verdict = " ✔" if fv <= bv else " ✘"
-        if key == "lost" and fv is not None:
-            verdict = " ✔" if fv == 0 else " ✘"
-        if key == "issues_created" and fv is not None:
-            verdict = " ✔" if fv == groups else " ✘"
-        lines.append(
-            f"| {label} | {_fmt(bv)} | {_fmt(fv)} | {ratio} | {tgt_text}{verdict if tgt_text else ''} |"
-        )
-    lines.append(f"| status counts | {_status(b) if b else '-'} | {_status(f) if f else '-'} | | |")
-    for r in (b, f):
+        bv = shown(b, key)
+        cells = []
+        for f in fs:
+            fv = shown(f, key)
+            ratio = _ratio(direction, bv, fv)
+            verdict = _verdict(key, tgt, ratio, bv, fv, groups) if tgt_text else ""
+            cell = " ".join(x for x in (f"{ratio:.2f}x" if ratio is not None else "", verdict) if x)
+            cells.append(f"{_fmt(fv)} | {cell}")
+        lines.append(f"| {label} | {_fmt(bv)} | {' | '.join(cells)} | {tgt_text} |")
+    status = "".join(f"{_status(f) if f else '-'} |  | " for f in fs)
+    lines.append(f"| status counts | {_status(b) if b else '-'} | {status} |")
+    for i, r in enumerate((b, *fs)):
         if r and "infra_peak_rss_mib" in r:
             infra = f"{_fmt(r['infra_peak_rss_mib'])} / {_fmt(r['infra_peak_pss_mib'])}"
-            lines.append(f"| {r['peer']} infra peak RSS / PSS MiB (DB, broker; apart) | | {infra} | | |")
-    lines += _each_load(f)
+            cells = [""] * (1 + 2 * len(fs)) + [""]
+            cells[0 if i == 0 else 2 * i - 1] = infra
+            lines.append(
+                f"| {_label(r)}: infra peak RSS / PSS MiB (DB, broker; apart) | {' | '.join(cells)} |"
+            )
+    lines += _against_first(fs)
+    for f in fs:
+        lines += _each_load(f)
     seeds = [r for r in results if r["mode"] == "seed"]
     if seeds:
-        s = seeds[0]
         lines += [
             "",
             "Seed JSON endpoint POST /api/v1/events (Faultline only; Bugsink has no such endpoint)",
             "",
-            "| accepted/s | drained/s | p50 ms | p90 ms | p99 ms | stored | lost | issues "
+            "| peer | accepted/s | drained/s | p50 ms | p90 ms | p99 ms | stored | lost | issues "
             "| peak RSS MiB | status |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-            f"| {_fmt(s['accepted_per_s'])} | {_fmt(s['drained_per_s'])} | {_fmt(s['p50_ms'])} | "
-            f"{_fmt(s['p90_ms'])} | {_fmt(s['p99_ms'])} | {_fmt(s['stored'])} | {_fmt(s['lost'])} | "
-            f"{_fmt(s['issues_created'])} | {_fmt(s['peak_rss_mib'])} | {_status(s)} |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
-        lines += _each_load(s)
+        keys = ("accepted_per_s", "drained_per_s", "p50_ms", "p90_ms", "p99_ms", "stored", "lost")
+        keys += ("issues_created", "peak_rss_mib")
+        lines += [f"| {_label(s)} | {' | '.join(_fmt(s[k]) for k in keys)} | {_status(s)} |" for s in seeds]
+        for s in seeds:
+            lines += _each_load(s)
     return "\n".join(lines)
+
+
+def _against_first(fs: list[dict[str, Any] | None]) -> list[str]:
+    """Below the table: each further Faultline peer's figures divided by the first one's."""
+    first, others = fs[0], [f for f in fs[1:] if f]
+    if not first or not others:
+        return []
+    keys = [("accepted/s", "accepted_per_s"), ("drained/s", "drained_per_s"), ("p99", "p99_ms")]
+    keys.append(("peak RSS", "peak_rss_mib"))
+    lines = [""]
+    for f in others:
+        each = ", ".join(
+            f"{label} {f[key] / first[key]:.2f}x" for label, key in keys if first.get(key) and f.get(key)
+        )
+        lines.append(f"{_label(f)} against {_label(first)}: {each}")
+    return lines
 
 
 def _each_load(r: dict[str, Any] | None) -> list[str]:
     """Below a table: the figures of each load when a row is the median of several."""
     loads = (r or {}).get("loads", [])
+    if not r:
+        return []
+    if len(loads) < r.get("loads_planned", 1):
+        if len(loads) < 2:
+            return ["", f"{_label(r)}: one load of {r['loads_planned']}, the others skipped for want of time"]
+        skipped = f" ({r['loads_planned'] - len(loads)} more skipped for want of time)"
+    else:
+        skipped = ""
     if len(loads) < 2:
         return []
     figures = [("accepted/s", "accepted_per_s"), ("drained/s", "drained_per_s"), ("p99 ms", "p99_ms")]
     each = "; ".join(f"{label} " + " / ".join(_fmt(x[key]) for x in loads) for label, key in figures)
-    return ["", f"Faultline figures are the median of {len(loads)} loads, each on a fresh server: {each}"]
+    return ["", f"{_label(r)}: the median of {len(loads)} loads{skipped}, each on a fresh server: {each}"]
 
 
 def machine() -> str:
@@ -378,7 +439,30 @@ def build_peers(args: argparse.Namespace) -> list[Peer]:
                 "[run] faultline: not configured (no backend/app/main.py, no flags); skipped", file=sys.stderr
             )
         else:
-            peers.append(Peer("faultline", "faultline", start, stop, overrides=overrides))
+            label = "faultline"
+            if start and start[1:2] == [str(BENCH / "peer_faultline.sh")]:
+                workers = os.environ.get("API_WORKERS", "1")
+                label = f"faultline ({workers} web worker{'' if workers == '1' else 's'})"
+            peers.append(Peer("faultline", "faultline", start, stop, overrides=overrides, label=label))
+    if "faultline-up" in wanted:
+        script = ["bash", str(BENCH / "peer_faultline_up.sh")]
+        if (REPO / "backend/app/cli.py").exists():
+            port, fdir = str(free_port()), args.faultline_up_dir
+            up_args = os.environ.get("UP_ARGS", "").strip()
+            peers.append(
+                Peer(
+                    "faultline-up",
+                    "faultline",
+                    start_cmd=[*script, "start", "--port", port, "--dir", fdir],
+                    stop_cmd=[*script, "stop", "--dir", fdir],
+                    label=f"faultline (python -m app up {up_args or 'defaults'})",
+                )
+            )
+        else:
+            print("[run] faultline-up: no backend/app/cli.py; skipped", file=sys.stderr)
+    unknown = set(wanted) - {"bugsink", "faultline", "faultline-up"}
+    if unknown:
+        print(f"[run] unknown peers ignored: {', '.join(sorted(unknown))}", file=sys.stderr)
     return peers
 
 
@@ -404,6 +488,8 @@ REP_SECONDS = 40
 
 def reps_of(peer: Peer, args: argparse.Namespace) -> int:
     """How many loads a peer gets: repeats need a start command (a fresh server for each)."""
+    if peer.name == "faultline-up" and peer.start_cmd:
+        return max(1, args.faultline_up_loads)
     if peer.kind == "faultline" and peer.start_cmd:
         return max(1, args.faultline_loads)
     return 1
@@ -462,18 +548,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=5000, help="E: events per load")
     ap.add_argument("--connections", type=int, default=16, help="N: keep-alive connections")
     ap.add_argument("--groups", type=int, default=20, help="G: distinct groups (issues expected)")
-    ap.add_argument("--peers", default="bugsink,faultline")
+    ap.add_argument(
+        "--peers",
+        default="bugsink,faultline,faultline-up",
+        help="faultline: one web worker (peer_faultline.sh); faultline-up: `python -m app up` defaults",
+    )
     ap.add_argument("--client", choices=["raw", "httpx"], default="raw")
     ap.add_argument("--loop", choices=["auto", "asyncio"], default="auto", help="load generator's event loop")
     ap.add_argument("--max-send-seconds", type=float, default=150)
     ap.add_argument("--drain-timeout", type=float, default=240)
     ap.add_argument("--request-timeout", type=float, default=30)
-    ap.add_argument("--budget-seconds", type=float, default=570, help="the whole run stays within this")
+    ap.add_argument("--budget-seconds", type=float, default=810, help="the whole run stays within this")
     ap.add_argument(
         "--faultline-loads",
         type=int,
         default=3,
         help="loads on Faultline, each on a fresh server; medians shown",
+    )
+    ap.add_argument(
+        "--faultline-up-loads",
+        type=int,
+        default=3,
+        help="loads on `python -m app up` (faultline-up), each on a fresh server; medians shown",
     )
     ap.add_argument("--skip-analysis", action="store_true", help="no analysis step (bench/analysis_bench.py)")
     ap.add_argument("--skip-scaling", action="store_true", help="no scaling step (bench/scaling.py)")
@@ -486,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--faultline-stop-cmd")
     ap.add_argument("--faultline-dir", default="/tmp/faultline-bench")  # noqa: S108
+    ap.add_argument("--faultline-up-dir", default="/tmp/faultline-bench-up")  # noqa: S108
     ap.add_argument("--faultline-dsn")
     ap.add_argument("--faultline-url", help="base URL, for the seed JSON endpoint")
     ap.add_argument("--faultline-project-id")
@@ -502,16 +599,26 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("FAULTLINE_PY", sys.executable)
     steps = extra_steps(args)
     peers = build_peers(args)
+    # Every peer's first load, then the repeats round-robin (faultline, faultline-up, faultline, ...):
+    # the two Faultline peers are compared load against neighbouring load, not minute against minute.
+    reps = {peer.name: reps_of(peer, args) for peer in peers}
+    rounds = range(max(reps.values(), default=0))
+    schedule = [(peer, rep) for rep in rounds for peer in peers if rep < reps[peer.name]]
+    loads: dict[str, list[dict[str, Any]]] = {peer.name: [] for peer in peers}
+    took: dict[str, float] = {}
+    for k, (peer, rep) in enumerate(schedule):
+        # 90 s kept for each peer's first load still to come, and the steps' own time.
+        firsts = sum(1 for _, later in schedule[k + 1 :] if later == 0)
+        reserve = 90 * firsts + sum(seconds for _, seconds, _ in steps)
+        if rep and budget.left() - reserve < max(REP_SECONDS, took.get(peer.name, 0)):
+            print(f"[run] {peer.name}: no time left for load {rep + 1}", file=sys.stderr)
+            continue
+        t0 = time.monotonic()
+        loads[peer.name] += run_peer(peer, args, budget, reserve)
+        took[peer.name] = time.monotonic() - t0
     results: list[dict[str, Any]] = []
-    for i, peer in enumerate(peers):
-        reserve = 90 * (len(peers) - i - 1) + sum(seconds for _, seconds, _ in steps)
-        loads: list[dict[str, Any]] = []
-        for rep in range(reps_of(peer, args)):
-            if rep and budget.left() - reserve < REP_SECONDS:
-                print(f"[run] {peer.name}: no time left for load {rep + 1}", file=sys.stderr)
-                break
-            loads += run_peer(peer, args, budget, reserve)
-        results += combine_loads(loads)
+    for peer in peers:
+        results += [{**r, "loads_planned": reps[peer.name]} for r in combine_loads(loads[peer.name])]
 
     head = f"E={args.events}, N={args.connections}, G={args.groups}"
     texts = [f"{head}\n\n{table(results, args.groups)}"]
@@ -543,10 +650,11 @@ def extra_steps(args: argparse.Namespace) -> list[tuple[str, float, Any]]:
     import scaling
 
     steps: list[tuple[str, float, Any]] = []
-    if not args.skip_analysis and "faultline" in args.peers:
+    faultline = {"faultline", "faultline-up"} & {p.strip() for p in args.peers.split(",")}
+    if not args.skip_analysis and faultline:
         analysis_args = analysis_bench.parser().parse_args([])
         steps.append(("Analysis", 150.0, lambda: analysis_bench.run_all(analysis_args)))
-    if not args.skip_scaling and "faultline" in args.peers:
+    if not args.skip_scaling and faultline:
         scaling_args = scaling.parser().parse_args(["--client", args.client, "--loop", args.loop])
         steps.append(("Scaling", 150.0, lambda: scaling.run_all(scaling_args)[0]))
     return steps
