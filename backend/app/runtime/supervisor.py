@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any
 
+from app.cli_setup import ensure_first_run_objects
+from app.config import get_settings
 from app.runtime.embedded import start_postgres, start_valkey, wait_for_port
 from app.runtime.migrate import BACKEND_DIR, upgrade_head
 
@@ -86,12 +88,8 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2, dige
         env.setdefault("PUBLIC_URL", f"http://{host}:{port}")
         env.setdefault("SECRET_KEY", _persistent_secret_key())
         os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL", "SECRET_KEY")})
-        from app.config import get_settings
-
         get_settings.cache_clear()
         upgrade_head(env["DATABASE_URL"])
-
-        from app.cli_setup import ensure_first_run_objects
 
         dsn, project_key, extra_lines = ensure_first_run_objects()
 
