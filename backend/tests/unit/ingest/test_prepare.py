@@ -14,7 +14,8 @@ from app.jsonb import dumps_jsonb
 from app.privacy.redact import redact_event
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-GROUPING = Path(__file__).parent.parent / "grouping"
+GROUPING = Path(__file__).parents[1] / "grouping"
+EVENTS = Path(__file__).parents[2] / "corpus" / "events"
 
 
 def sentry(payload: dict[str, Any]) -> PreparedEvent:
@@ -28,14 +29,14 @@ def stored(prepared: PreparedEvent) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def test_real_sdk_events_keep_their_pinned_fingerprints_through_ingest() -> None:
     pinned = json.loads((GROUPING / "expected_v1.json").read_text())
-    for path in sorted((GROUPING / "inputs").glob("*.json")):
+    for path in sorted(EVENTS.glob("*.json")):
         assert sentry(json.loads(path.read_text())["event"]).fingerprint == pinned[path.stem], path.stem
 
 
 def test_real_sdk_events_are_stored_as_scrubbing_the_whole_event_would_store_them() -> None:
     # Scrubbing the payload once and only the reshaped fields after normalization is a shortcut:
     # the stored event must be what scrubbing every field of the normalized event gives.
-    for path in sorted((GROUPING / "inputs").glob("*.json")):
+    for path in sorted(EVENTS.glob("*.json")):
         payload = json.loads(path.read_text())["event"]
         expected = redact_event(normalize_sentry_event(payload, received_at=NOW))
         assert stored(sentry(payload))[1] == json.loads(dumps_jsonb(expected)), path.stem
@@ -154,7 +155,7 @@ def test_seed_events_are_scrubbed_once_and_stack_text_after_parsing() -> None:
 
 
 def test_the_client_payload_is_not_changed() -> None:
-    payload = json.loads((GROUPING / "inputs" / "py_a_valueerror_add_to_cart.json").read_text())["event"]
+    payload = json.loads((EVENTS / "py_a_valueerror_add_to_cart.json").read_text())["event"]
     before = json.dumps(payload, sort_keys=True)
     sentry(payload)
     assert json.dumps(payload, sort_keys=True) == before

@@ -1,9 +1,9 @@
-"""Grouping against real SDK events (tests/grouping/inputs, see tests/corpus/README.md).
+"""Grouping against real SDK events (tests/corpus/events, see tests/corpus/README.md).
 
 Events with the same `expected_group` must share a fingerprint, events with different ones must
 not, and v1's fingerprints of the corpus are pinned in expected_v1.json: a released grouping
-version never changes. Regenerate that file (`PYTHONPATH=. python tests/grouping/test_corpus.py`) only when
-the corpus itself is refreshed, never to make a grouping change pass.
+version never changes. Regenerate that file (`PYTHONPATH=. python tests/unit/grouping/test_corpus.py`)
+only when the corpus itself is refreshed, never to make a grouping change pass.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from app.events.model import NormalizedEvent
 from app.events.normalize import normalize_sentry_event
 from app.grouping.fingerprint import Grouping, compute_grouping
 
-INPUTS = Path(__file__).parent / "inputs"
+INPUTS = Path(__file__).parents[2] / "corpus" / "events"
 PINNED = Path(__file__).parent / "expected_v1.json"
 RECEIVED = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

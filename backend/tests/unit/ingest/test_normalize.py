@@ -21,7 +21,7 @@ from app.events.normalize import (
 from app.grouping.fingerprint import compute_grouping
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-CORPUS = Path(__file__).parent.parent / "grouping" / "inputs"
+CORPUS = Path(__file__).parents[2] / "corpus" / "events"
 
 
 def sentry(**data: Any) -> NormalizedEvent:

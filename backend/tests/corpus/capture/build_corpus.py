@@ -2,7 +2,7 @@
 
 Run: `python build_corpus.py RAW_DIR MAP_FILE BACKEND_DIR`. Writes, for every event the scenario
 scripts noted in MAP_FILE:
-- `tests/grouping/inputs/<name>.json`: `{"expected_group", "description", "sdk", "event"}`
+- `tests/corpus/events/<name>.json`: `{"expected_group", "description", "sdk", "event"}`
 - `tests/corpus/envelopes/<name>.envelope`: the envelope bytes as sent, content encoding undone
 - `tests/corpus/envelopes/index.json`: per envelope, the request path, query and headers
 plus one session-only envelope per SDK and one wire sample (as sent) per SDK and content encoding.
@@ -36,7 +36,7 @@ def split_envelope(body: bytes) -> tuple[dict[str, Any], list[tuple[dict[str, An
 def main() -> None:
     raw_dir, map_file, backend = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     notes = {r["event_id"]: r for r in map(json.loads, map_file.read_text().splitlines())}
-    inputs = backend / "tests/grouping/inputs"
+    inputs = backend / "tests/corpus/events"
     envelopes = backend / "tests/corpus/envelopes"
     inputs.mkdir(parents=True, exist_ok=True)
     envelopes.mkdir(parents=True, exist_ok=True)
