@@ -21,6 +21,21 @@ CRASH_ENV = {
 }
 
 
+# For the SIGKILL test: time limits no slow machine reaches before the kill or during the re-take,
+# and a lease the test runs out by ageing the claim in SQL rather than by waiting for it.
+LONG_LIMITS_ENV = {
+    "analysis_soft_time_limit_s": 60,
+    "analysis_hard_time_limit_s": 90,
+    "analysis_lease_s": 120,
+    "sweeper_interval_s": 1,
+    "sweeper_min_age_s": 1,
+}
+LEASE_RUN_OUT = (
+    "UPDATE issue_analyses SET claimed_at = claimed_at - interval '1 hour', "
+    "next_attempt_at = next_attempt_at - interval '1 hour'"
+)
+
+
 def the_analysis(stack: Stack) -> dict:
     (row,) = stack.rows("SELECT status, attempts, claimed_by FROM issue_analyses")
     return row
@@ -35,7 +50,7 @@ def seed_sql_rows(stack: Stack) -> list[dict]:
 
 def test_sigkill_of_the_worker_mid_analysis_is_retaken_after_the_lease(stack: Stack, fake_llm):
     fake_llm.latency_s = 30  # the first call is still waiting for its answer when the worker dies
-    env = {**llm_env(fake_llm), **CRASH_ENV}
+    env = {**llm_env(fake_llm), **LONG_LIMITS_ENV}
     worker = stack.worker(beat=True, **env)
     api = stack.api(**env)
     assert post_seed(api.url, 1).status_code == 201
@@ -51,6 +66,7 @@ def test_sigkill_of_the_worker_mid_analysis_is_retaken_after_the_lease(stack: St
     held = stack.unacked_task_ids()
     assert first_task in held
 
+    stack.execute(LEASE_RUN_OUT)  # as if the lease had passed since the dead task's claim
     stack.worker(beat=True, **env)
     wait_until(lambda: the_analysis(stack)["status"] == "done", timeout_s=30)
     row = the_analysis(stack)
