@@ -11,19 +11,9 @@ from tests.faults.events import llm_env, post_seed
 from tests.faults.servers import Stack
 from tests.support.db import wait_until
 
-# Lease > hard limit (the settings refuse otherwise); all short so a re-take comes within seconds.
+# Time limits a loaded machine never reaches by accident (a re-take cut by its own limit would
+# count another attempt and call); a lease is run out by ageing the claim in SQL, not by waiting.
 CRASH_ENV = {
-    "analysis_soft_time_limit_s": 2,
-    "analysis_hard_time_limit_s": 2.5,
-    "analysis_lease_s": 3,
-    "sweeper_interval_s": 1,
-    "sweeper_min_age_s": 1,
-}
-
-
-# For the SIGKILL test: time limits no slow machine reaches before the kill or during the re-take,
-# and a lease the test runs out by ageing the claim in SQL rather than by waiting for it.
-LONG_LIMITS_ENV = {
     "analysis_soft_time_limit_s": 60,
     "analysis_hard_time_limit_s": 90,
     "analysis_lease_s": 120,
@@ -50,7 +40,7 @@ def seed_sql_rows(stack: Stack) -> list[dict]:
 
 def test_sigkill_of_the_worker_mid_analysis_is_retaken_after_the_lease(stack: Stack, fake_llm):
     fake_llm.latency_s = 30  # the first call is still waiting for its answer when the worker dies
-    env = {**llm_env(fake_llm), **LONG_LIMITS_ENV}
+    env = {**llm_env(fake_llm), **CRASH_ENV}
     worker = stack.worker(beat=True, **env)
     api = stack.api(**env)
     assert post_seed(api.url, 1).status_code == 201
@@ -108,13 +98,15 @@ def test_sigkill_of_the_pool_process_is_redelivered_and_done_once(stack: Stack, 
 
 
 def test_hard_time_limit_kill_is_acked_by_celery_and_swept(stack: Stack, fake_llm):
-    fake_llm.script({"kind": "hang", "seconds": 30})  # the first call never answers in time
-    # No soft limit: Celery kills the task without warning it first.
+    fake_llm.script({"kind": "hang", "seconds": 60})  # the first call never answers in time
+    # No soft limit: Celery kills the task without warning it first. The limit also bounds the
+    # re-take (an answer at once), so it is short, but not so short that a slow machine reaches it.
     env = {
         **llm_env(fake_llm),
         **CRASH_ENV,
         "analysis_soft_time_limit_s": 0,
-        "analysis_hard_time_limit_s": 1.5,
+        "analysis_hard_time_limit_s": 6,
+        "analysis_lease_s": 7,
     }
     worker = stack.worker(beat=True, **env)
     api = stack.api(**env)  # time limits travel in the task message: the publisher's settings count
@@ -122,8 +114,9 @@ def test_hard_time_limit_kill_is_acked_by_celery_and_swept(stack: Stack, fake_ll
 
     wait_until(lambda: "Hard time limit" in worker.log(), timeout_s=20)
     # Celery acknowledges the killed task: nothing in Redis will ever bring it back.
-    wait_until(lambda: stack.unacked() == 0, timeout_s=5)
+    wait_until(lambda: stack.unacked() == 0, timeout_s=20)
     assert the_analysis(stack)["status"] == "running"
+    stack.execute(LEASE_RUN_OUT)
     wait_until(lambda: the_analysis(stack)["status"] == "done", timeout_s=30)
     assert "sweeper re-enqueued 1 analyses" in worker.log()
     assert the_analysis(stack)["attempts"] == 2
