@@ -62,10 +62,10 @@ def test_invalid_json(raw: bytes) -> None:
     ],
 )
 def test_hundred_thousand_deep_nesting_is_refused_quickly(raw: bytes) -> None:
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: the work done, whatever else the machine runs
     with pytest.raises(BadPayload, match=r"nested 10000[0-2] levels deep, the limit is 128"):
         parse(raw)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 def test_depth_limit_boundary() -> None:

@@ -698,9 +698,9 @@ MB = 1_000_000
     ],
 )
 def test_hostile_input_is_handled_in_bounded_time(text: str) -> None:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the work done, whatever else the machine runs
     redact_text(text)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 # --- properties -----------------------------------------------------------------------------------
