@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(abspath $(VENV))/bin/python
 
-.PHONY: install run test lint bench clean browser
+.PHONY: install run test unit lint bench clean browser
 
 $(VENV)/.installed: backend/requirements.txt backend/requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: install browser
 	cd backend && $(PY) -m ruff check app tests alembic
 	cd backend && $(abspath $(VENV))/bin/lint-imports
 	cd backend && $(PY) -m pytest
+
+# The unit tier alone (backend/tests/unit): pure functions, no PostgreSQL or Redis needed, in seconds.
+unit: install
+	cd backend && $(PY) -m pytest tests/unit -q
 
 lint: install
 	cd backend && $(PY) -m ruff check app tests alembic && $(PY) -m ruff format --check app tests alembic

@@ -1,27 +1,34 @@
-"""Suite-wide fixtures: a real PostgreSQL (fresh database, migrated), a real Redis, the live API
-server, a real Celery worker process, and a clean slate before each test.
+"""Suite-wide setup. The unit tier (tests/unit) needs nothing running; every other test talks to a
+real PostgreSQL (a fresh database, migrated), a real Redis and, where it asks, the live API server and
+a real Celery worker process, and starts from a clean slate.
 
-The environment is set at import time, before any `app` module reads its settings.
+The services are found (or started, tests/support/services.py) in pytest_configure, before any test
+module is imported, because app modules read the environment as they are imported (app.celery_app).
+A run whose paths all lie in tests/unit skips that: `pytest tests/unit` needs no PostgreSQL or Redis
+and starts no embedded one; tests/unit/conftest.py makes any connection attempt there fail loudly.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy import text
 
+from app.config import get_settings
+from app.db import get_sync_engine
+from app.projects.cache import project_cache
+from app.runtime.migrate import upgrade_head
+from tests.support.processes import LiveServer, WorkerProcess
 from tests.support.services import fresh_database, resolve_postgres_server, resolve_redis_url
 
-DATABASE_URL = fresh_database(resolve_postgres_server())
-REDIS_URL = resolve_redis_url()
+UNIT_DIR = Path(__file__).resolve().parent / "unit"
+
 os.environ.update(
     {
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "CELERY_BROKER_URL": REDIS_URL,
         "PUBLIC_URL": "http://testserver.local:9000",
         "LLM_PROVIDER": "heuristic",
         "AUTO_CREATE_PROJECTS": "true",
@@ -30,23 +37,32 @@ os.environ.update(
     }
 )
 
-from app.config import get_settings  # noqa: E402
-from app.db import get_sync_engine  # noqa: E402
-from app.projects.cache import project_cache  # noqa: E402
-from app.runtime.migrate import upgrade_head  # noqa: E402
-from tests.support.processes import LiveServer, WorkerProcess  # noqa: E402
-
-upgrade_head(DATABASE_URL)
-
 TABLES = "ingest_inbox, error_events, issue_analyses, issues, api_tokens, users, projects"
+
+
+def runs_only_unit_tests(config: pytest.Config) -> bool:
+    """True when every path the run was given (testpaths when none) lies in tests/unit."""
+    base = config.invocation_params.dir
+    paths = [(base / arg.split("::", 1)[0]).resolve() for arg in config.args]
+    return bool(paths) and all(path.is_relative_to(UNIT_DIR) for path in paths)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if runs_only_unit_tests(config):
+        return
+    database_url = fresh_database(resolve_postgres_server())
+    redis_url = resolve_redis_url()
+    os.environ.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url})
+    get_settings.cache_clear()
+    upgrade_head(database_url)
 
 
 @pytest.fixture(autouse=True)
 def clean_database() -> Iterator[None]:
-    """Every test starts from empty tables and an empty queue."""
+    """Every test starts from empty tables and an empty queue (tests/unit overrides this)."""
     with get_sync_engine().begin() as conn:
         conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     get_settings.cache_clear()
     project_cache.clear()  # ids and names are reused after the truncate
     yield

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -103,7 +104,9 @@ class _Trip:
 class RateLimiter:
     """Counts events per project and minute in Redis; one instance per process (and event loop)."""
 
-    def __init__(self, redis_url: str, *, timeout_s: float = REDIS_TIMEOUT_S) -> None:
+    def __init__(
+        self, redis_url: str, *, timeout_s: float = REDIS_TIMEOUT_S, clock: Callable[[], float] = time.time
+    ) -> None:
         self._redis = aioredis.from_url(
             redis_url,
             socket_connect_timeout=timeout_s,
@@ -111,6 +114,7 @@ class RateLimiter:
             retry=Retry(NoBackoff(), 0),
         )
         self._timeout_s = timeout_s
+        self.clock = clock  # the wall clock, whose minute is the window; tests hold it inside one
         self._paused_until = 0.0
         # The current minute by (project id, public key): a project deleted and made again under the
         # same id (a restored database) starts afresh.
@@ -122,7 +126,7 @@ class RateLimiter:
         """Count one event for the project; refuse it when the minute's count passes `limit`."""
         if limit <= 0 or time.monotonic() < self._paused_until:
             return ALLOWED
-        now = time.time()
+        now = self.clock()
         minute = self._minute(project_id, public_key, int(now // WINDOW_S))
         minute.limit = limit
         if minute.leased > 0:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.fake_llm.server import FakeLLMServer
 from tests.support.db import rows, wait_until
+from tests.support.processes import WorkerProcess
 
 API_KEY = "sk-test-9b1f4e7a2c5d8e0f3a6b"
 MODEL = "faultline-test-model"
@@ -79,6 +80,25 @@ def wait_final(count: int = 1, timeout_s: float = 20) -> list[dict[str, Any]]:
     """Wait until `count` analyses have a final status; returns all analyses."""
     wait_until(lambda: sum(a["status"] in FINAL for a in analyses()) >= count, timeout_s=timeout_s)
     return analyses()
+
+
+class TaskWatch:
+    """What the worker's analysis tasks do from now on, as its log (tests/artifacts/worker.log) says."""
+
+    def __init__(self, worker: WorkerProcess) -> None:
+        self.log_path = worker.log_path
+        self.start = self.log_path.stat().st_size
+
+    def log(self) -> str:
+        return self.log_path.read_bytes()[self.start :].decode(errors="replace")
+
+    def wait_returned(self, count: int = 1, timeout_s: float = 20) -> str:
+        """Wait until `count` task runs have returned; returns the log since the watch began.
+
+        A run that retries raises instead (Celery logs "] retry: "), so with no such line once the
+        runs returned, no later run, and no later LLM call, can come from these tasks.
+        """
+        return wait_until(lambda: (log := self.log()).count("] succeeded in ") >= count and log, timeout_s)
 
 
 def call_times(fake: FakeLLMServer, count: int, timeout_s: float = 20) -> list[float]:

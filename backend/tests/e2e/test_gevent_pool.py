@@ -3,6 +3,7 @@ stuck LLM call, and many 2-second LLM calls run at once in one process with one 
 
 from __future__ import annotations
 
+import os
 import time
 
 import httpx
@@ -10,7 +11,6 @@ import redis
 
 from app.celery_app import ANALYSIS_QUEUE
 from app.tasks import perform_ai_analysis
-from tests.conftest import REDIS_URL
 from tests.fake_llm.fixtures import fake_llm, fake_llm_server  # noqa: F401 - fixtures
 from tests.support.db import scalar, wait_until
 
@@ -47,7 +47,7 @@ def test_soft_time_limit_cuts_a_stuck_llm_call_in_the_gevent_pool(live_server, w
     workers.stop()  # nobody consumes the task ingest enqueues; this test sends its own
     response = httpx.post(f"{live_server.url}/api/v1/events", json=server_error(1))
     event_id = response.json()["id"]
-    queue = redis.Redis.from_url(REDIS_URL)
+    queue = redis.Redis.from_url(os.environ["REDIS_URL"])
     wait_until(lambda: queue.llen(ANALYSIS_QUEUE) == 1)
     queue.delete(ANALYSIS_QUEUE)
     fake_llm.script({"kind": "hang", "seconds": 30})  # the first call never answers in time

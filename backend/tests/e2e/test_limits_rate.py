@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -18,11 +19,14 @@ from tests.support.db import scalar, wait_until_digested
 
 
 @pytest.fixture(autouse=True)
-def same_minute() -> None:
-    """The window is the wall-clock minute: start a test early enough in one to stay inside it."""
-    into_minute = time.time() % 60
-    if into_minute > 55:
-        time.sleep(60 - into_minute + 0.1)
+def one_minute(live_server) -> Iterator[None]:
+    """The window is the clock's minute: the API's limiter (in this process) reads one instant, a
+    second into the current minute, so no test straddles two minutes and Retry-After is known."""
+    limiter = live_server.app.state.rate_limiter
+    instant = time.time() // 60 * 60 + 1
+    limiter.clock = lambda: instant
+    yield
+    limiter.clock = time.time
 
 
 def make_project(name: str, limit: int | None = None) -> tuple[int, str]:
@@ -52,12 +56,8 @@ def post_envelope(url: str, project_id: int, key: str) -> httpx.Response:
 
 def assert_rate_limited(response: httpx.Response) -> None:
     assert response.status_code == 429, response.text
-    retry_after = int(response.headers["Retry-After"])
-    assert 1 <= retry_after <= 60
-    assert (
-        response.headers["X-Sentry-Rate-Limits"]
-        == f"{retry_after}:error;default;security:project:project_quota"
-    )
+    assert response.headers["Retry-After"] == "59"  # the rest of the minute
+    assert response.headers["X-Sentry-Rate-Limits"] == "59:error;default;security:project:project_quota"
     assert "rate limit" in response.json()["detail"]
 
 

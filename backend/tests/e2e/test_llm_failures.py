@@ -13,7 +13,7 @@ import pytest
 from app.db import sync_session
 from app.projects.service import sync_create_project
 from tests.e2e import llm_helpers
-from tests.e2e.llm_helpers import API_KEY, analyses, call_times, llm_env, post_event, wait_final
+from tests.e2e.llm_helpers import API_KEY, TaskWatch, analyses, call_times, llm_env, post_event, wait_final
 from tests.fake_llm.server import FakeLLMServer
 from tests.support.db import rows, scalar
 
@@ -85,10 +85,11 @@ def test_unauthorized_fails_at_once_without_leaking_the_key(
 ) -> None:
     worker = workers.ensure(llm_env(fake_llm))
     fake_llm.script("unauthorized")
+    tasks = TaskWatch(worker)
 
     post_event(live_server.url, ERROR)
-    (analysis,) = wait_final()
-    time.sleep(0.4)  # a retry would have come after 0.2 s
+    assert "] retry: " not in tasks.wait_returned()
+    (analysis,) = analyses()
 
     assert analysis["status"] == "failed"
     assert "authentication failed, check LLM_API_KEY (HTTP 401)" in analysis["status_reason"]
@@ -125,12 +126,12 @@ QUOTA_WITH_RETRY_AFTER = {
 def test_exhausted_quota_fails_at_once_even_with_retry_after(
     behaviour, live_server, workers, fake_llm: FakeLLMServer
 ) -> None:
-    workers.ensure(llm_env(fake_llm))
+    tasks = TaskWatch(workers.ensure(llm_env(fake_llm)))
     fake_llm.script(behaviour)
 
     post_event(live_server.url, ERROR)
-    (analysis,) = wait_final()
-    time.sleep(0.7)  # past when a retry would have come
+    assert "] retry: " not in tasks.wait_returned()  # not even after the answer's Retry-After
+    (analysis,) = analyses()
 
     assert analysis["status"] == "failed"
     assert "spend cap or quota exhausted (HTTP 429)" in analysis["status_reason"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -19,7 +18,7 @@ from app.analysis import runner, service
 from app.analysis.prompt import CLOSE_TAG, OPEN_TAG, SYSTEM_PROMPT
 from app.config import get_settings
 from tests.e2e import llm_helpers
-from tests.e2e.llm_helpers import API_KEY, analyses, llm_env, post_event, wait_final
+from tests.e2e.llm_helpers import API_KEY, TaskWatch, analyses, llm_env, post_event, wait_final
 from tests.fake_llm.server import DEFAULT_ANSWER, FakeLLMServer
 from tests.support.db import SEED_SQL, SEED_VERIFY_SQL, rows, scalar, wait_until
 from tests.support.processes import BACKEND_DIR
@@ -45,11 +44,12 @@ DB_ERROR = {
 def test_malformed_answer_fails_with_the_reason_and_stores_nothing(
     live_server, workers, fake_llm: FakeLLMServer
 ) -> None:
-    workers.ensure(llm_env(fake_llm))
+    tasks = TaskWatch(workers.ensure(llm_env(fake_llm)))
     fake_llm.script("malformed")
 
     post_event(live_server.url, DB_ERROR)
-    (analysis,) = wait_final()
+    assert "] retry: " not in tasks.wait_returned()  # an invalid answer is not retried
+    (analysis,) = analyses()
 
     assert analysis["status"] == "failed"
     assert analysis["status_reason"].startswith("model returned invalid output")
@@ -57,7 +57,6 @@ def test_malformed_answer_fails_with_the_reason_and_stores_nothing(
         assert analysis[column] is None
     assert analysis["analysis_text"] is None
     assert [r["analysis_text"] for r in rows(SEED_SQL)] == [None]
-    time.sleep(0.5)  # a retry would come after 0.2 s; an invalid answer is not retried
     assert fake_llm.call_count == 1
 
 
@@ -157,7 +156,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_reanalyse_cli_makes_a_new_generation_with_exactly_one_more_call(
     live_server, workers, fake_llm: FakeLLMServer
 ) -> None:
-    workers.ensure(llm_env(fake_llm))
+    tasks = TaskWatch(workers.ensure(llm_env(fake_llm)))
     event = post_event(live_server.url, DB_ERROR)
     wait_final()
     fake_llm.script({"kind": "good", "answer": {"summary": "Second look: the pool is too small."}})
@@ -171,7 +170,7 @@ def test_reanalyse_cli_makes_a_new_generation_with_exactly_one_more_call(
     assert (second["generation"], second["trigger"], second["status"]) == (2, "manual", "done")
     assert second["summary"] == "Second look: the pool is too small."
     assert "Second look" in rows(SEED_SQL)[0]["analysis_text"]
-    time.sleep(0.5)
+    assert "] retry: " not in tasks.wait_returned(2)
     assert fake_llm.call_count == 2
 
     missing = run_cli("reanalyse", "999999")

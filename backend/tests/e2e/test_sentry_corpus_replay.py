@@ -1,6 +1,6 @@
 """Every envelope real SDKs sent (tests/corpus/envelopes) replayed over HTTP as the SDK sent it:
 same path, query, headers, encoding and chunking. Each is answered 200 {"id"} (or {} without an
-event) and the events land in one issue per expected group (tests/grouping/inputs)."""
+event) and the events land in one issue per expected group (tests/corpus/events)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tests.support.db import rows, scalar
 from tests.support.sentry import SentryProject, chunks, compress, make_project
 
 CORPUS = Path(__file__).parents[1] / "corpus" / "envelopes"
-INPUTS = Path(__file__).parents[1] / "grouping" / "inputs"
+INPUTS = Path(__file__).parents[1] / "corpus" / "events"
 INDEX: dict[str, dict[str, Any]] = json.loads((CORPUS / "index.json").read_text())
 CORPUS_KEY = "abc123"  # the DSN key the corpus was captured with
 

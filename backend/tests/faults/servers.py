@@ -334,6 +334,15 @@ class Stack:
 
         return int(redis.Redis.from_url(self.redis.url).hlen("unacked"))
 
+    def unacked_task_ids(self) -> list[str]:
+        """The task ids of the unacknowledged messages, sorted."""
+        import json
+
+        import redis
+
+        raw = redis.Redis.from_url(self.redis.url).hvals("unacked")
+        return sorted(json.loads(entry)[0]["headers"]["id"] for entry in raw)
+
     def redeliver_unacked(self) -> int:
         """Put unacknowledged messages back on their queue, as kombu does once the visibility timeout
         (an hour here) has passed: the late redelivery of a task whose worker died."""

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 from tests.faults.events import llm_env, post_seed
 from tests.faults.servers import BACKEND_DIR, Stack
 from tests.support.db import wait_until
 
 MIN_AGE = {"sweeper_min_age_s": 1}
+# Pending for longer than MIN_AGE, without waiting for it: what a sweeper pass takes as stale.
+AGE_PENDING = "UPDATE issue_analyses SET next_attempt_at = next_attempt_at - interval '1 minute'"
 
 
 def test_sweeper_copy_and_late_original_delivery_make_one_analysis(stack: Stack, fake_llm):
     api = stack.api(**MIN_AGE)
     assert post_seed(api.url, 1).status_code == 201
     wait_until(lambda: stack.queue_length() == 1, timeout_s=10)  # the original task, not yet consumed
-    time.sleep(1.2)
+    stack.execute(AGE_PENDING)
     assert stack.sweep(**MIN_AGE) == 1  # the sweeper sees a stale pending analysis and enqueues a copy
     assert stack.queue_length() == 2
 
@@ -39,7 +40,7 @@ def test_two_sweepers_at_once_enqueue_each_pending_analysis_once(stack: Stack):
     for n in range(6):
         assert post_seed(api.url, n).status_code == 201
     wait_until(lambda: stack.queue_length() == 6, timeout_s=10)
-    time.sleep(1.2)
+    stack.execute(AGE_PENDING)
     sweepers = [
         subprocess.Popen([sys.executable, "-m", "app", "sweep"], cwd=BACKEND_DIR, env=stack.env(**MIN_AGE),
                          stdout=subprocess.PIPE, text=True)

@@ -6,39 +6,27 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
-import pytest
 import redis
 
-from app.ingest.rate_limit import RateLimiter, lease_size
+from app.ingest.rate_limit import RateLimiter
+
+# The window is the clock's minute: every limiter here reads one instant, so no test straddles two.
+MINUTE = 29_000_000  # minutes since the epoch: a day in 2025
+START = MINUTE * 60.0
 
 
-@pytest.fixture(autouse=True)
-def same_minute() -> None:
-    """The window is the wall-clock minute: start a test early enough in one to stay inside it."""
-    into_minute = time.time() % 60
-    if into_minute > 50:
-        time.sleep(60 - into_minute + 0.1)
+def frozen_limiter() -> RateLimiter:
+    return RateLimiter(os.environ["REDIS_URL"], clock=lambda: START)
 
 
 def minute_count(project_id: int) -> int:
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    (key,) = client.keys(f"faultline:rl:{project_id}:*")
-    return int(client.get(key))
-
-
-def test_lease_is_a_tenth_of_what_is_left_and_nothing_near_the_limit():
-    assert lease_size(10_000, 0) == 1000
-    assert lease_size(1_000_000_000, 5) == 1000  # capped
-    assert lease_size(100, 1) == 9
-    assert lease_size(25, 16) == 0  # under ten left: every event is counted on its own
-    assert lease_size(5, 9) == 0
+    return int(redis.Redis.from_url(os.environ["REDIS_URL"]).get(f"faultline:rl:{project_id}:{MINUTE}"))
 
 
 def test_two_processes_together_accept_exactly_the_limit():
     async def run() -> tuple[list[bool], list[bool]]:
-        first, second = RateLimiter(os.environ["REDIS_URL"]), RateLimiter(os.environ["REDIS_URL"])
+        first, second = frozen_limiter(), frozen_limiter()
         try:
             answers: tuple[list[bool], list[bool]] = ([], [])
             for _ in range(300):  # alternating, as a load balancer would spread them
@@ -60,7 +48,7 @@ def test_two_processes_together_accept_exactly_the_limit():
 
 def test_concurrent_events_share_round_trips_and_keep_their_exact_places():
     async def run() -> list[bool]:
-        limiter = RateLimiter(os.environ["REDIS_URL"])
+        limiter = frozen_limiter()
         try:
             decisions = await asyncio.gather(*(limiter.hit(8, 30, "key") for _ in range(100)))
             return [d.allowed for d in decisions]
@@ -74,7 +62,7 @@ def test_concurrent_events_share_round_trips_and_keep_their_exact_places():
 
 def test_a_large_quota_is_counted_in_leases_not_per_event():
     async def run() -> tuple[int, int]:
-        limiter = RateLimiter(os.environ["REDIS_URL"])
+        limiter = frozen_limiter()
         try:
             allowed = 0
             for _ in range(2000):
@@ -90,7 +78,7 @@ def test_a_large_quota_is_counted_in_leases_not_per_event():
 
 def test_a_recreated_project_with_the_same_id_starts_afresh():
     async def run() -> tuple[bool, bool]:
-        limiter = RateLimiter(os.environ["REDIS_URL"])
+        limiter = frozen_limiter()
         try:
             assert (await limiter.hit(11, 1, "old-key")).allowed
             exhausted = (await limiter.hit(11, 1, "old-key")).allowed
