@@ -4,7 +4,6 @@ stuck LLM call, and many 2-second LLM calls run at once in one process with one 
 from __future__ import annotations
 
 import os
-import time
 
 import httpx
 import redis
@@ -53,12 +52,11 @@ def test_soft_time_limit_cuts_a_stuck_llm_call_in_the_gevent_pool(live_server, w
     fake_llm.script({"kind": "hang", "seconds": 30})  # the first call never answers in time
     workers.ensure(llm_env(fake_llm), GEVENT)
 
-    started = time.monotonic()
     perform_ai_analysis.apply_async(args=[event_id], soft_time_limit=1, time_limit=20)
 
-    # Cut at the soft limit, recorded as a retry, then answered by the second call.
+    # Cut at the soft limit (the call hangs for 30 s), recorded as a retry, then answered by the second
+    # call, long before the first call's answer or the 20 s hard limit would come.
     wait_until(lambda: scalar("SELECT status FROM issue_analyses") == "done", timeout_s=15)
-    assert time.monotonic() - started < 15
     assert scalar("SELECT attempts FROM issue_analyses") == 2
     assert fake_llm.call_count == 2
 
@@ -66,11 +64,10 @@ def test_soft_time_limit_cuts_a_stuck_llm_call_in_the_gevent_pool(live_server, w
 def test_one_gevent_worker_runs_many_llm_calls_at_once(live_server, workers, fake_llm):  # noqa: F811
     workers.ensure(llm_env(fake_llm), GEVENT)
     fake_llm.latency_s = 2.0
-    started = time.monotonic()
     for n in range(20):
         assert httpx.post(f"{live_server.url}/api/v1/events", json=server_error(n)).status_code == 201
     done = "SELECT count(*) FROM issue_analyses WHERE status = 'done'"
-    wait_until(lambda: scalar(done) == 20, timeout_s=30)
-    # Twenty 2-second calls in one process overlap: prefork --concurrency=2 needs 20 s for them.
-    assert time.monotonic() - started < 12
+    wait_until(lambda: scalar(done) == 20, timeout_s=60)
     assert fake_llm.call_count == 20  # one LLM call per distinct issue
+    # The calls overlapped in one process: prefork --concurrency=2 would never have more than 2 at once.
+    assert fake_llm.max_in_flight > 2

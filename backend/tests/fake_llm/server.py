@@ -110,6 +110,8 @@ class FakeLLMServer:
         self._lock = threading.Lock()
         self._queue: deque[dict[str, Any]] = deque()
         self._requests: list[RecordedRequest] = []
+        self._in_flight = 0
+        self._max_in_flight = 0  # the most LLM requests answered at the same time since the reset
         self._start_latency = float(latency_s)
         self._start_default = _as_behaviour(default)
         self.latency_s = self._start_latency
@@ -173,6 +175,7 @@ class FakeLLMServer:
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+            self._max_in_flight = 0
             self._default = self._start_default
             self.latency_s = self._start_latency
             old, self._wake = self._wake, threading.Event()
@@ -188,13 +191,25 @@ class FakeLLMServer:
         with self._lock:
             return len(self._requests)
 
+    @property
+    def max_in_flight(self) -> int:
+        """The most LLM requests that were being answered at one time (since the last reset)."""
+        with self._lock:
+            return self._max_in_flight
+
     # --- used by the handler ------------------------------------------------------------------
 
     def _take(self, request: RecordedRequest) -> tuple[dict[str, Any], threading.Event, float]:
         with self._lock:
             self._requests.append(request)
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
             behaviour = self._queue.popleft() if self._queue else self._default
             return copy.deepcopy(behaviour), self._wake, self.latency_s
+
+    def _answered(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _control(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         if method == "GET" and path == "/_control/health":
@@ -265,10 +280,13 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         request = RecordedRequest(path=path, headers=headers, body=body, body_text=text)
         behaviour, wake, latency = fake._take(request)
-        if latency > 0 and wake.wait(latency):
-            self.close_connection = True  # reset or stop while waiting: answer nothing
-            return
-        self._behave(request, behaviour, wake)
+        try:
+            if latency > 0 and wake.wait(latency):
+                self.close_connection = True  # reset or stop while waiting: answer nothing
+                return
+            self._behave(request, behaviour, wake)
+        finally:
+            fake._answered()
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

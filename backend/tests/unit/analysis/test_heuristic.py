@@ -1229,7 +1229,7 @@ def test_any_event_text_is_analysed_and_rendered_without_raw_html(
 
 
 def test_huge_or_pathological_text_is_analysed_quickly() -> None:
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: the work done (no catastrophic backtracking), not the load
     for text in (
         "Connection refused " + "a" * 200_000,
         "1." * 50_000,
@@ -1237,4 +1237,4 @@ def test_huge_or_pathological_text_is_analysed_quickly() -> None:
         "lookup " + "a." * 50_000,
     ):
         analyse_event(event(text, exc("Error", text)))
-    assert time.monotonic() - started < 2.0
+    assert time.process_time() - started < 2.0
