@@ -21,7 +21,6 @@ from app.api.endpoints import router as api_router
 from app.auth.dependencies import CsrfRejected, LoginRequired
 from app.celery_app import publish_job
 from app.config import get_settings
-from app.db import libpq_conninfo
 from app.errors import AppError, handle_app_error
 from app.health import router as health_router
 from app.ingest.digest_waiter import DigestWaiter
@@ -34,6 +33,7 @@ from app.ingest.rate_limit import RateLimiter
 from app.ingest.seed_endpoints import router as seed_router
 from app.ingest.sentry_endpoints import router as sentry_router
 from app.jobs import JobDispatcher, install_dispatcher
+from app.pg import libpq_url
 from app.runtime.gc_tuning import tune_gc_for_serving
 from app.web.docs import router as docs_router
 from app.web.endpoints import router as web_router
@@ -48,7 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     jobs = JobDispatcher(publish_job).start()
     install_dispatcher(jobs)
     app.state.rate_limiter = RateLimiter(settings.redis_url)
-    waiter = DigestWaiter(libpq_conninfo(settings.database_url))
+    waiter = DigestWaiter(libpq_url(settings.database_url))
     waiter.start()
     app.state.digest_waiter = waiter
     digester = EmbeddedDigester() if settings.embedded_digester else None

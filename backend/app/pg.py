@@ -21,3 +21,15 @@ FAST_TOAST_SQL = (
     "SELECT set_config('default_toast_compression', 'lz4', false) FROM pg_settings"
     " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
 )
+
+
+def libpq_url(database_url: str) -> str:
+    """DATABASE_URL in our SQLAlchemy spelling (`postgresql+psycopg://…`) as libpq takes it.
+
+    For the processes that speak psycopg only (the digester): SQLAlchemy's URL parser would cost them
+    the whole ORM's memory for one string. Percent-escapes and query parameters pass through as they are.
+    """
+    scheme, separator, rest = database_url.partition("://")
+    if separator and scheme.split("+", 1)[0] in ("postgresql", "postgres"):
+        return f"postgresql://{rest}"
+    return database_url

@@ -26,6 +26,7 @@ from collections import OrderedDict
 
 import psycopg
 
+from app.ingest import inbox
 from app.ingest.inbox import DIGESTED_CHANNEL, Digested, RowKey, look_up_stored, parse_digested
 from app.pg import CONNECT_ARGS
 
@@ -105,7 +106,7 @@ class DigestWaiter:
             try:
                 conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **CONNECT_ARGS)
                 async with conn:
-                    await conn.execute(f"LISTEN {DIGESTED_CHANNEL}")
+                    await inbox.listen(conn, DIGESTED_CHANNEL)
                     self._listening = True
                     async for notify in conn.notifies():
                         self._on_digested(parse_digested(notify.payload))

@@ -42,26 +42,14 @@ import psycopg
 from nacl.secret import SecretBox
 
 from app.config import Settings
-from app.db import libpq_conninfo
 from app.events.normalize import normalize_seed_event, normalize_sentry_event
 from app.events.prepare import PreparedEvent, prepare_event
 from app.events.store import StoredEvent, store_batch, store_each_once
+from app.ingest import inbox
 from app.ingest.envelope import parse_json_payload
-from app.ingest.inbox import (
-    CLAIM_SQL,
-    DELETE_SQL,
-    FAILED_SQL,
-    INBOX_CHANNEL,
-    MAX_ATTEMPTS,
-    NOTIFY_DIGESTED_SQL,
-    SEED,
-    Digested,
-    digested_payloads,
-    inbox_box,
-    unseal,
-)
+from app.ingest.inbox import INBOX_CHANNEL, SEED, Digested, InboxRow, inbox_box, unseal
 from app.jobs import AfterCommit, JobDispatcher, analysis_job
-from app.pg import CONNECT_ARGS, FAST_TOAST_SQL
+from app.pg import CONNECT_ARGS, FAST_TOAST_SQL, libpq_url
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +76,7 @@ class DigesterConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> DigesterConfig:
         return cls(
-            conninfo=libpq_conninfo(settings.database_url),
+            conninfo=libpq_url(settings.database_url),
             secret_key=settings.secret_key,
             batch=settings.digest_batch,
             poll_s=settings.digest_poll_s,
@@ -169,7 +157,7 @@ class Digester:
                     self.config.conninfo, autocommit=True, **CONNECT_ARGS
                 )
                 async with conn:
-                    await conn.execute(f"LISTEN {INBOX_CHANNEL}")
+                    await inbox.listen(conn, INBOX_CHANNEL)
                     self._wake.set()  # rows may have come while nobody listened
                     async for _ in conn.notifies():
                         self.inbox_notices += 1
@@ -219,12 +207,12 @@ class Digester:
     async def _digest_claimed(
         self, conn: psycopg.AsyncConnection[Any], jobs: AfterCommit
     ) -> BatchOutcome | None:
-        cur = await conn.execute(CLAIM_SQL, {"limit": self.config.batch, "max_attempts": MAX_ATTEMPTS})
-        rows = await cur.fetchall()
+        rows = await inbox.claim(conn, self.config.batch)
         if not rows:
             return None
         outcome = BatchOutcome(
-            oldest_received_at=min(row[3] for row in rows), answer_waits=any(row[5] == SEED for row in rows)
+            oldest_received_at=min(row.received_at for row in rows),
+            answer_waits=any(row.kind == SEED for row in rows),
         )
         # PostgreSQL stores one chunk while this process prepares the next (see _prepare_chunk).
         storing: asyncio.Task[None] | None = None
@@ -243,25 +231,22 @@ class Digester:
                     await storing
         done = [row.inbox_id for row in outcome.rows if row.stored]
         if done:
-            await conn.execute(DELETE_SQL, {"ids": done})
+            await inbox.delete(conn, done)
         if outcome.failed:
-            await conn.execute(
-                FAILED_SQL, {"ids": list(outcome.failed), "errors": list(outcome.failed.values())}
-            )
-            event_ids = {row[0]: row[2] for row in rows}
+            await inbox.record_failures(conn, outcome.failed)
+            event_ids = {row.id: row.event_id for row in rows}
             outcome.rows.extend(Digested(i, event_ids[i], stored=False) for i in outcome.failed)
-        for payload in digested_payloads(outcome.rows):
-            await conn.execute(NOTIFY_DIGESTED_SQL, {"payload": payload})
+        await inbox.notify_digested(conn, outcome.rows)
         return outcome
 
     async def _say_inbox_empty(self) -> None:
         """Tell the API processes that nothing they committed before now still waits (digest_waiter)."""
         conn = await self._connection()
-        await conn.execute(NOTIFY_DIGESTED_SQL, {"payload": "[]"})
+        await inbox.notify_digested(conn, [])
         await conn.commit()
 
     async def _prepare_chunk(
-        self, rows: list[tuple[Any, ...]], outcome: BatchOutcome
+        self, rows: list[InboxRow], outcome: BatchOutcome
     ) -> list[tuple[int, PreparedEvent]]:
         """Unseal, scrub, normalize and group inbox rows; a row that fails is recorded in `outcome`.
 

@@ -110,6 +110,40 @@ WHERE ingest_inbox.id = f.id
 """
 
 
+@dataclass(frozen=True)
+class InboxRow:
+    """A claimed row, as a digester takes it."""
+
+    id: int
+    project_id: int
+    event_id: str
+    received_at: datetime
+    sealed: bytes
+    kind: str
+
+
+async def claim(conn: AsyncConnection[Any], limit: int) -> list[InboxRow]:
+    """Take up to `limit` rows for the caller's transaction, oldest first, skipping rows others hold."""
+    cur = await conn.execute(CLAIM_SQL, {"limit": limit, "max_attempts": MAX_ATTEMPTS})
+    return [InboxRow(*row) for row in await cur.fetchall()]
+
+
+async def delete(conn: AsyncConnection[Any], ids: list[int]) -> None:
+    """Rows whose events are stored leave the inbox (in the transaction that stored them)."""
+    await conn.execute(DELETE_SQL, {"ids": ids})
+
+
+async def record_failures(conn: AsyncConnection[Any], errors: dict[int, str]) -> None:
+    """Rows that could not be stored stay, with one more attempt counted and the reason."""
+    await conn.execute(FAILED_SQL, {"ids": list(errors), "errors": list(errors.values())})
+
+
+async def listen(conn: AsyncConnection[Any], channel: str) -> None:
+    """Subscribe an autocommit connection to INBOX_CHANNEL or DIGESTED_CHANNEL."""
+    assert channel in (INBOX_CHANNEL, DIGESTED_CHANNEL)
+    await conn.execute(f"LISTEN {channel}")
+
+
 RowKey = tuple[int, str]  # (inbox id, event_id)
 
 
@@ -152,6 +186,15 @@ def digested_payloads(rows: list[Digested]) -> Iterator[str]:
         size += len(item) + 1
     if chunk:
         yield (b"[" + b",".join(chunk) + b"]").decode()
+
+
+async def notify_digested(conn: AsyncConnection[Any], rows: list[Digested]) -> None:
+    """Tell the API processes, with the commit of the caller's transaction, what became of these rows.
+
+    No rows: the caller found the inbox empty (app/ingest/digest_waiter.py).
+    """
+    for payload in digested_payloads(rows) if rows else ["[]"]:
+        await conn.execute(NOTIFY_DIGESTED_SQL, {"payload": payload})
 
 
 def parse_digested(payload: str) -> list[Digested]:
