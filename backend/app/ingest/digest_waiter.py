@@ -23,6 +23,8 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -38,25 +40,35 @@ STALE_AFTER_S = 30.0
 KEEP_RECENT = 4096  # results read before their waiter came
 
 
+@dataclass
+class _Waiter:
+    future: asyncio.Future[Digested]
+    project_id: int
+    since: float  # monotonic
+
+
 class DigestWaiter:
     """Listens for digested rows (see the module docstring); one per API process."""
 
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
         self._listening = False
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._outstanding: dict[RowKey, float] = {}  # row -> when committed (monotonic)
-        self._waiters: dict[RowKey, asyncio.Future[Digested]] = {}
+        self._waiters: dict[RowKey, _Waiter] = {}
         self._recent: OrderedDict[RowKey, Digested] = OrderedDict()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_forever())
+        self._tasks = [
+            asyncio.create_task(self._listen_forever()),
+            asyncio.create_task(self._look_up_forever()),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     def committed(self, rows: list[RowKey]) -> bool:
         """Rows this process just committed; True if nothing else of ours was waiting ahead of them."""
@@ -75,31 +87,44 @@ class DigestWaiter:
         known = self._recent.pop(row, None)
         if known is not None:
             return known
-        future = self._waiters.setdefault(row, asyncio.get_running_loop().create_future())
-        deadline = time.monotonic() + timeout_s
+        waiter = self._waiters.get(row)
+        if waiter is None:
+            future = asyncio.get_running_loop().create_future()
+            waiter = self._waiters[row] = _Waiter(future, project_id, time.monotonic())
         try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                try:
-                    return await asyncio.wait_for(asyncio.shield(future), min(remaining, LOOK_UP_AFTER_S))
-                except TimeoutError:
-                    pass
-                found = await self._look_up(row, project_id)
-                if found is not None:
-                    return found
+            return await asyncio.wait_for(asyncio.shield(waiter.future), timeout_s)
+        except TimeoutError:
+            return None
         finally:
             self._waiters.pop(row, None)
 
-    async def _look_up(self, row: RowKey, project_id: int) -> Digested | None:
-        try:
-            conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **CONNECT_ARGS)
-            async with conn:
-                return await look_up_stored(conn, row, project_id)
-        except psycopg.Error as exc:
-            logger.warning("cannot read whether event %s is stored: %s", row[1], exc)
-            return None
+    async def _look_up_forever(self) -> None:
+        """Every LOOK_UP_AFTER_S, read the fate of rows whose waiters heard nothing for that long.
+
+        One query for all of them, on one connection of its own, so a slow digester never turns into
+        a query (let alone a connection) per waiting request.
+        """
+        conn: psycopg.AsyncConnection[Any] | None = None
+        while True:
+            await asyncio.sleep(LOOK_UP_AFTER_S)
+            now = time.monotonic()
+            overdue = {key: w for key, w in self._waiters.items() if now - w.since >= LOOK_UP_AFTER_S}
+            if not overdue:
+                continue
+            try:
+                if conn is None or conn.closed or conn.broken:
+                    conn = await psycopg.AsyncConnection.connect(
+                        self._conninfo, autocommit=True, **CONNECT_ARGS
+                    )
+                found = await look_up_stored(conn, {key: w.project_id for key, w in overdue.items()})
+            except psycopg.Error as exc:
+                logger.warning("cannot read whether %d waiting events are stored: %s", len(overdue), exc)
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                conn = None
+                continue
+            self._on_digested(found)
 
     async def _listen_forever(self) -> None:
         while True:
@@ -123,10 +148,10 @@ class DigestWaiter:
             return
         for row in rows:
             self._outstanding.pop(row.key, None)
-            future = self._waiters.pop(row.key, None)
-            if future is not None:
-                if not future.done():
-                    future.set_result(row)
+            waiter = self._waiters.pop(row.key, None)
+            if waiter is not None:
+                if not waiter.future.done():
+                    waiter.future.set_result(row)
                 continue
             self._recent[row.key] = row
         while len(self._recent) > KEEP_RECENT:

@@ -9,8 +9,9 @@ answer the requests waiting for their events (app/ingest/digest_waiter.py).
 Any number of digesters, on any hosts, share one inbox: a batch claims its rows FOR UPDATE SKIP
 LOCKED, so no row is taken twice, and an event already stored (a crash after the commit, a client's
 resend) is recognised by its (project, event_id) and not counted again. Each digester LISTENs on
-INBOX_CHANNEL, which every inbox commit notifies, and drains the inbox batch after batch until it
-finds nothing to take; it also looks every DIGEST_POLL_S unasked (rows a failed attempt left).
+INBOX_CHANNEL, which every inbox commit notifies, and drains the inbox batch after batch while it
+finds full batches or hears of new rows; it also looks every DIGEST_POLL_S unasked (rows a failed
+attempt left, rows another digester let go).
 
 Where it runs: `python -m app up` supervises digesters as peers of the API; with EMBEDDED_DIGESTER
 (the default) each API process starts one as its child (app/ingest/digester_process.py), so the
@@ -88,6 +89,7 @@ class DigesterConfig:
 @dataclass
 class BatchOutcome:
     oldest_received_at: datetime  # of the rows this batch took
+    taken: int  # rows claimed
     rows: list[Digested] = field(default_factory=list)  # every row taken: stored (and deleted) or failed
     failed: dict[int, str] = field(default_factory=dict)  # inbox id -> error, kept for a later attempt
     answer_waits: bool = False  # a seed request waits for an event of this batch
@@ -180,6 +182,10 @@ class Digester:
                 busy_since = None
             elif busy_since is None:
                 busy_since = started
+            if outcome.taken < self.config.batch and self.inbox_notices == notices_before:
+                # Less than a batch was there and nothing was committed since: the inbox is empty (or
+                # another digester holds the rest). The next notification wakes us; no empty claim.
+                return
             if outcome.answer_waits:
                 continue
             pause = yield_pause(
@@ -212,6 +218,7 @@ class Digester:
             return None
         outcome = BatchOutcome(
             oldest_received_at=min(row.received_at for row in rows),
+            taken=len(rows),
             answer_waits=any(row.kind == SEED for row in rows),
         )
         # PostgreSQL stores one chunk while this process prepares the next (see _prepare_chunk).
@@ -254,20 +261,20 @@ class Digester:
         through its round trips: the database's work on one chunk overlaps this CPU work on the next.
         """
         ready: list[tuple[int, PreparedEvent]] = []
-        for inbox_id, project_id, event_id, received_at, sealed, kind in rows:
+        for row in rows:
             try:
-                raw = unseal(self.box, sealed)
+                raw = unseal(self.box, row.sealed)
                 data = parse_json_payload(raw, max_bytes=len(raw))
-                normalize = NORMALIZERS.get(kind, normalize_sentry_event)
+                normalize = NORMALIZERS.get(row.kind, normalize_sentry_event)
                 if normalize is normalize_sentry_event:
-                    data["event_id"] = event_id  # a Sentry event's payload names its id, as answered
+                    data["event_id"] = row.event_id  # a Sentry event's payload names its id, as answered
                 prepared = prepare_event(
-                    project_id, data, normalize, received_at=received_at, event_id=event_id
+                    row.project_id, data, normalize, received_at=row.received_at, event_id=row.event_id
                 )
-                ready.append((inbox_id, prepared))
+                ready.append((row.id, prepared))
             except Exception as exc:  # a bug of ours on a strange event: keep the row, say why
-                logger.exception("inbox row %s could not be prepared", inbox_id)
-                outcome.failed[inbox_id] = f"prepare: {exc!r}"[:1000]
+                logger.exception("inbox row %s could not be prepared", row.id)
+                outcome.failed[row.id] = f"prepare: {exc!r}"[:1000]
             await asyncio.sleep(0)
         return ready
 

@@ -205,20 +205,25 @@ def parse_digested(payload: str) -> list[Digested]:
     ]
 
 
-# Where a notification went missing (the API's listener was reconnecting): the row is stored once it
+# Where a notification went missing (the API's listener was reconnecting): a row is stored once it
 # has left the inbox and its event is in error_events.
 STORED_SQL = """
-SELECT e.id, e.issue_id, e.analysis_id FROM error_events e
-WHERE e.project_id = %(project_id)s AND e.event_id = %(event_id)s
-  AND NOT EXISTS (SELECT 1 FROM ingest_inbox WHERE id = %(inbox_id)s)
+SELECT r.inbox_id, r.event_id, e.id, e.issue_id, e.analysis_id
+FROM unnest(%(inbox_ids)s::bigint[], %(event_ids)s::text[], %(project_ids)s::int[])
+     AS r(inbox_id, event_id, project_id)
+JOIN error_events e ON e.project_id = r.project_id AND e.event_id = r.event_id
+WHERE NOT EXISTS (SELECT 1 FROM ingest_inbox i WHERE i.id = r.inbox_id)
 """
 
 
-async def look_up_stored(conn: AsyncConnection[Any], row: RowKey, project_id: int) -> Digested | None:
-    """The row's fate read from the tables; None while it waits in the inbox."""
-    inbox_id, event_id = row
+async def look_up_stored(conn: AsyncConnection[Any], rows: dict[RowKey, int]) -> list[Digested]:
+    """The fate of these rows (row -> project id) read from the tables: those that are stored."""
     cur = await conn.execute(
-        STORED_SQL, {"project_id": project_id, "event_id": event_id, "inbox_id": inbox_id}
+        STORED_SQL,
+        {
+            "inbox_ids": [inbox_id for inbox_id, _ in rows],
+            "event_ids": [event_id for _, event_id in rows],
+            "project_ids": list(rows.values()),
+        },
     )
-    found = await cur.fetchone()
-    return Digested(inbox_id, event_id, True, *found) if found is not None else None
+    return [Digested(inbox_id, event_id, True, *ids) for inbox_id, event_id, *ids in await cur.fetchall()]
