@@ -49,7 +49,9 @@ else PY=python3; fi
 
 log() { echo "[peer_faultline_up] $*" >&2; }
 
-answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+BENCH_DB_NAME=faultline_bench_up
+# shellcheck source=bench/peer_common.sh
+source "$REPO/bench/peer_common.sh"
 
 # Process groups led by `root` or by any of its descendants (one per line).
 tree_pgids() {
@@ -95,67 +97,6 @@ stop() {
     group_alive "$pgid" && stop_groups "$pgid"
     rm -f "$DIR/run/infra.pgid"
   fi
-}
-
-# DATABASE_URL and REDIS_URL for the bench: explicit, else local servers, else embedded ones.
-choose_servers() {
-  DATABASE_URL="${BENCH_DATABASE_URL:-}"
-  REDIS_URL="${BENCH_REDIS_URL:-}"
-  if [[ -z "$DATABASE_URL" ]] && answers 5432; then
-    DATABASE_URL="postgresql://postgres@127.0.0.1:5432/faultline_bench_up"
-  fi
-  if [[ -z "$REDIS_URL" ]] && answers 6379; then REDIS_URL="redis://127.0.0.1:6379/14"; fi
-  if [[ -z "$DATABASE_URL" || -z "$REDIS_URL" ]]; then
-    log "no local PostgreSQL/Redis answering: starting the embedded ones"
-    setsid "$PY" "$REPO/bench/embedded_infra.py" "$DIR/infra" >"$DIR/infra.out" 2>"$DIR/infra.log" </dev/null &
-    echo $! >"$DIR/run/infra.pgid"
-    for _ in $(seq 1 300); do
-      [[ "$(grep -c '_URL=' "$DIR/infra.out" 2>/dev/null)" == 2 ]] && break
-      sleep 0.2
-    done
-    [[ -n "$DATABASE_URL" ]] || DATABASE_URL="$(sed -n 's/^DATABASE_URL=//p' "$DIR/infra.out")"
-    [[ -n "$REDIS_URL" ]] || REDIS_URL="$(sed -n 's/^REDIS_URL=//p' "$DIR/infra.out")"
-    [[ -n "$DATABASE_URL" && -n "$REDIS_URL" ]] || { log "embedded servers failed; see $DIR/infra.log"; exit 1; }
-  fi
-  export DATABASE_URL REDIS_URL
-  export CELERY_BROKER_URL="$REDIS_URL"
-}
-
-fresh_database() {
-  "$PY" - <<'EOF'
-import os
-import psycopg, redis
-redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()  # tasks left by an earlier run
-from psycopg import sql
-from sqlalchemy import make_url
-url = make_url(os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1))
-admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-    name = sql.Identifier(url.database)
-    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-    conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-EOF
-}
-
-infra_pids() {
-  # Best effort: the PostgreSQL postmaster and the Redis server, for memory reported apart.
-  "$PY" - <<'EOF' 2>/dev/null || true
-import os, psycopg, redis
-pids = []
-try:
-    with psycopg.connect(os.environ["DATABASE_URL"]) as c:
-        backend = c.execute("SELECT pg_backend_pid()").fetchone()[0]
-        # Our backend's parent is the postmaster (loopback server on this machine).
-        stat = open(f"/proc/{backend}/stat").read()
-        pids.append(stat.rsplit(")", 1)[1].split()[1])
-except Exception:
-    pass
-try:
-    pids.append(str(redis.Redis.from_url(os.environ["REDIS_URL"]).info("server")["process_id"]))
-except Exception:
-    pass
-print(" ".join(pids))
-EOF
 }
 
 # backend/ to run `up` from: a copy under DIR (its .data/ stays there), or the checkout's own.

@@ -583,15 +583,11 @@ def normalize_seed_event(
 
 
 __all__ = [
-    "TRUNCATION_MARKER",
     "Normalizer",
-    "format_params",
     "normalize_event_id",
     "normalize_level",
     "normalize_seed_event",
     "normalize_sentry_event",
     "normalize_status_code",
-    "parse_stack_text",
     "parse_timestamp",
-    "truncate",
 ]

@@ -73,10 +73,12 @@ class DigestWaiter:
     def committed(self, rows: list[RowKey]) -> bool:
         """Rows this process just committed; True if nothing else of ours was waiting ahead of them."""
         now = time.monotonic()
-        if self._outstanding:
-            stale = [i for i, at in self._outstanding.items() if now - at > STALE_AFTER_S]
-            for key in stale:
-                del self._outstanding[key]
+        # Rows are kept in the order committed, so the stale ones are at the front.
+        while self._outstanding:
+            oldest = next(iter(self._outstanding))
+            if now - self._outstanding[oldest] <= STALE_AFTER_S:
+                break
+            del self._outstanding[oldest]
         idle = not self._outstanding
         # A row's notification may have been read before its commit's answer (see the docstring).
         self._outstanding.update((key, now) for key in rows if key not in self._recent)

@@ -3,9 +3,9 @@
 A request hands its event to `put()` and waits for the commit of the transaction holding it; only
 then is the event accepted (app/ingest/inbox.py). Batches form on their own while the previous
 commit is in flight, with no timer (app/ingest/group_commit.py); a batch that takes longer than
-INGEST_DB_TIMEOUT_S (a frozen database) is cut off and its connection dropped. The INSERT itself
-notifies the digesters; after the commit the rows are handed to the digest waiter
-(app/ingest/digest_waiter.py), which says whether the answers may wait for them.
+INGEST_DB_TIMEOUT_S (a frozen database) is cut off and its connection dropped. After the commit the
+rows are handed to the digest waiter (app/ingest/digest_waiter.py), which says whether the answers
+may wait for them, the answers go, and the digesters are woken (inbox.notify_inbox).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from nacl.secret import SecretBox
 from app.config import get_settings
 from app.ingest.deadline import deadline
 from app.ingest.group_commit import GroupCommitQueue, HeldConnection
-from app.ingest.inbox import InboxEvent, RowKey, insert_events
+from app.ingest.inbox import InboxEvent, RowKey, insert_events, notify_inbox
 
 logger = logging.getLogger(__name__)
 
@@ -70,3 +70,9 @@ class InboxWriter(GroupCommitQueue[InboxEvent, Accepted]):
         for (_, future), row in zip(batch, rows, strict=True):
             if not future.done():  # else the client left; its event is accepted all the same
                 future.set_result((row, wait))
+        try:
+            async with deadline(get_settings().ingest_db_timeout_s):
+                await notify_inbox(await held.get())
+        except (psycopg.Error, TimeoutError) as exc:  # the digesters' poll finds the rows all the same
+            logger.warning("could not wake the digesters: %s", exc)
+            await held.discard()

@@ -69,7 +69,10 @@ class SeedEventIn(BaseModel):
 class EventAccepted(BaseModel):
     """Returned once the event is committed; analysis, if any, happens later."""
 
-    id: int | None = Field(description="error_events.id (null when this event_id was already stored)")
+    id: int | None = Field(
+        description="error_events.id (null when this event_id was already stored, or when no digester stored "
+        "the event within SEED_ANSWER_WAIT_S: it is accepted all the same and stored later)"
+    )
     event_id: str
     issue_id: int | None
     analysis_queued: bool = Field(description="true when this event's issue has an analysis pending or done")

@@ -12,12 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.events.model import NormalizedEvent
-from app.events.normalize import (
-    TRUNCATION_MARKER,
-    normalize_seed_event,
-    normalize_sentry_event,
-    parse_stack_text,
-)
+from app.events.normalize import normalize_seed_event, normalize_sentry_event
+from app.events.stack_text import parse_stack_text
+from app.events.text import TRUNCATION_MARKER
 from app.grouping.fingerprint import compute_grouping
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
