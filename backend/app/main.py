@@ -48,7 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     jobs = JobDispatcher(publish_job).start()
     install_dispatcher(jobs)
     app.state.rate_limiter = RateLimiter(settings.redis_url)
-    waiter = DigestWaiter(libpq_url(settings.database_url))
+    waiter = DigestWaiter(libpq_url(settings.database_url), send_jobs=jobs.submit)
     waiter.start()
     app.state.digest_waiter = waiter
     digester = EmbeddedDigester() if settings.embedded_digester else None

@@ -1,4 +1,4 @@
-"""The API's ear for the digesters: which inbox rows are stored, so answers waiting for them can go.
+"""The API's ear for the digesters: which inbox rows are stored, so answers and jobs can go.
 
 Every digester notifies DIGESTED_CHANNEL with the fate of each row of a batch it committed
 (app/ingest/inbox.py, `Digested`). Each API process LISTENs on one connection of its own and
@@ -7,6 +7,11 @@ resolves the requests waiting for those rows:
 - a Sentry event's answer waits (up to INGEST_ACK_WAIT_S) only when nothing this process committed
   was still waiting ahead of it, so a client that sends one event and then looks for it finds it,
   while under load answers go out at once and the wait does not grow with the backlog.
+
+It also sends the analysis jobs of the digested batches: a notification arrives only with the commit
+of the batch, so the pending analyses it names are there to be claimed. Each job is sent once, by the
+API process that accepted the event (the row is among the ones it committed); a row whose API process
+is gone (or whose notification was lost) leaves its analysis pending for the sweeper.
 
 A notification may be read before the request that waits for it has registered (both are on this
 event loop, and a busy loop may read the digester's socket first), so recent results are kept for
@@ -23,6 +28,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +36,7 @@ import psycopg
 
 from app.ingest import inbox
 from app.ingest.inbox import DIGESTED_CHANNEL, Digested, RowKey, look_up_stored, parse_digested
+from app.jobs import Job, analysis_job
 from app.pg import CONNECT_ARGS
 
 logger = logging.getLogger(__name__)
@@ -50,8 +57,9 @@ class _Waiter:
 class DigestWaiter:
     """Listens for digested rows (see the module docstring); one per API process."""
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, send_jobs: Callable[[list[Job]], None]) -> None:
         self._conninfo = conninfo
+        self._send_jobs = send_jobs
         self._listening = False
         self._tasks: list[asyncio.Task[None]] = []
         self._outstanding: dict[RowKey, float] = {}  # row -> when committed (monotonic)
@@ -82,6 +90,8 @@ class DigestWaiter:
         idle = not self._outstanding
         # A row's notification may have been read before its commit's answer (see the docstring).
         self._outstanding.update((key, now) for key in rows if key not in self._recent)
+        early = [self._recent[key] for key in rows if key in self._recent]
+        self._send_analyses(early)
         return idle and self._listening
 
     async def wait(self, row: RowKey, timeout_s: float, *, project_id: int) -> Digested | None:
@@ -148,6 +158,7 @@ class DigestWaiter:
         if not rows:  # a digester found the inbox empty: nothing committed before is still waiting
             self._outstanding.clear()
             return
+        self._send_analyses([row for row in rows if row.key in self._outstanding])  # ours
         for row in rows:
             self._outstanding.pop(row.key, None)
             waiter = self._waiters.pop(row.key, None)
@@ -158,3 +169,10 @@ class DigestWaiter:
             self._recent[row.key] = row
         while len(self._recent) > KEEP_RECENT:
             self._recent.popitem(last=False)
+
+    def _send_analyses(self, rows: list[Digested]) -> None:
+        jobs = [
+            analysis_job(row.error_event_id) for row in rows if row.analysis_to_send and row.error_event_id
+        ]
+        if jobs:
+            self._send_jobs(jobs)

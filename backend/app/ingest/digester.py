@@ -3,8 +3,9 @@
 For each batch of inbox rows (app/ingest/inbox.py), in one transaction: unseal each event, scrub,
 normalize and group it (app/events/prepare.py), store the batch with its issues and pending analyses
 (app/events/store.py), delete the rows, and notify DIGESTED_CHANNEL with what became of each row.
-After the commit the batch's analysis jobs are sent (app/jobs.py); the API processes, which listen,
-answer the requests waiting for their events (app/ingest/digest_waiter.py).
+The API processes listen: each answers the requests waiting for its events and, once the commit has
+made them real, sends the analysis jobs of the events it accepted (app/ingest/digest_waiter.py). So
+a digester needs no broker client: it stays a lean process (psycopg, the event core, its settings).
 
 Any number of digesters, on any hosts, share one inbox: a batch claims its rows FOR UPDATE SKIP
 LOCKED, so no row is taken twice, and an event already stored (a crash after the commit, a client's
@@ -49,7 +50,6 @@ from app.events.store import StoredEvent, store_batch, store_each_once
 from app.ingest import inbox
 from app.ingest.envelope import parse_json_payload
 from app.ingest.inbox import INBOX_CHANNEL, SEED, Digested, InboxRow, inbox_box, unseal
-from app.jobs import AfterCommit, JobDispatcher, analysis_job
 from app.pg import CONNECT_ARGS, FAST_TOAST_SQL, libpq_url
 
 logger = logging.getLogger(__name__)
@@ -119,10 +119,9 @@ def yield_pause(config: DigesterConfig, batch_s: float, oldest_wait_s: float, *,
 class Digester:
     """Digests inbox rows in batches over one connection; a second one LISTENs for new rows."""
 
-    def __init__(self, config: DigesterConfig, dispatcher: JobDispatcher | None) -> None:
+    def __init__(self, config: DigesterConfig) -> None:
         self.config = config
         self.box: SecretBox = inbox_box(config.secret_key)
-        self._dispatcher = dispatcher
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._wake = asyncio.Event()
         self.inbox_notices = 0  # inbox commits heard of so far (yield_pause reads how busy ingest is)
@@ -200,19 +199,10 @@ class Digester:
     async def digest_batch(self) -> BatchOutcome | None:
         """Digest one batch in one transaction; None when there was nothing to take."""
         conn = await self._connection()
-        jobs = AfterCommit(self._dispatcher)
-        try:
-            async with conn.transaction():
-                outcome = await self._digest_claimed(conn, jobs)
-        except BaseException:
-            jobs.rolled_back()
-            raise
-        jobs.committed()
-        return outcome
+        async with conn.transaction():
+            return await self._digest_claimed(conn)
 
-    async def _digest_claimed(
-        self, conn: psycopg.AsyncConnection[Any], jobs: AfterCommit
-    ) -> BatchOutcome | None:
+    async def _digest_claimed(self, conn: psycopg.AsyncConnection[Any]) -> BatchOutcome | None:
         rows = await inbox.claim(conn, self.config.batch)
         if not rows:
             return None
@@ -228,7 +218,7 @@ class Digester:
                 ready = await self._prepare_chunk(rows[start : start + STORE_CHUNK], outcome)
                 if storing is not None:
                     await storing
-                storing = asyncio.create_task(self._store(conn, ready, outcome, jobs))
+                storing = asyncio.create_task(self._store(conn, ready, outcome))
             if storing is not None:
                 await storing
         finally:
@@ -283,7 +273,6 @@ class Digester:
         conn: psycopg.AsyncConnection[Any],
         ready: list[tuple[int, PreparedEvent]],
         outcome: BatchOutcome,
-        jobs: AfterCommit,
     ) -> None:
         """Store the prepared events, each write under a savepoint, and record each row's outcome."""
         # A resend within the batch is stored once; its copies are done as duplicates.
@@ -303,12 +292,11 @@ class Digester:
                 continue
             first_id, *copies = inbox_ids[key]
             event_id = key[1]
+            to_send = result.analysis_created and result.id is not None
             outcome.rows.append(
-                Digested(first_id, event_id, True, result.id, result.issue_id, result.analysis_id)
+                Digested(first_id, event_id, True, result.id, result.issue_id, result.analysis_id, to_send)
             )
             outcome.rows.extend(Digested(copy, event_id, True) for copy in copies)  # answered as duplicates
-            if result.analysis_created and result.id is not None:
-                jobs.add(analysis_job(result.id))
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is not None and (self._conn.closed or self._conn.broken):
@@ -353,15 +341,13 @@ async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
         await _sleep_unless(stop, 1.0)
 
 
-async def digest_forever(
-    config: DigesterConfig, dispatcher: JobDispatcher | None, parent_pid: int | None
-) -> None:
+async def digest_forever(config: DigesterConfig, parent_pid: int | None) -> None:
     """Run one digester until SIGTERM/SIGINT (or, when given, until `parent_pid` is gone)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     watcher = asyncio.create_task(_watch_parent(parent_pid, stop)) if parent_pid else None
-    await Digester(config, dispatcher).run(stop)
+    await Digester(config).run(stop)
     if watcher is not None:
         watcher.cancel()

@@ -170,6 +170,8 @@ class Digested:
     error_event_id: int | None = None  # None for a resend of a stored event
     issue_id: int | None = None
     analysis_id: int | None = None
+    # The store opened a pending analysis of this event: its job is to be sent (digest_waiter.py).
+    analysis_to_send: bool = False
 
     @property
     def key(self) -> RowKey:
@@ -184,13 +186,14 @@ MAX_NOTIFY_PAYLOAD = 7900
 def digested_payloads(rows: list[Digested]) -> Iterator[str]:
     """The rows as notification payloads, each under PostgreSQL's limit.
 
-    One row is `[inbox_id, event_id, error_event_id, issue_id, analysis_id]`, or `[inbox_id, event_id]`
-    when it failed.
+    One row is `[inbox_id, event_id, error_event_id, issue_id, analysis_id, analysis_to_send]`, or
+    `[inbox_id, event_id]` when it failed.
     """
     chunk: list[bytes] = []
     size = 2
     for row in rows:
-        fields = [row.inbox_id, row.event_id, row.error_event_id, row.issue_id, row.analysis_id]
+        ids = [row.error_event_id, row.issue_id, row.analysis_id]
+        fields = [row.inbox_id, row.event_id, *ids, row.analysis_to_send]
         item = orjson.dumps(fields if row.stored else fields[:2])
         if chunk and size + len(item) + 1 > MAX_NOTIFY_PAYLOAD:
             yield (b"[" + b",".join(chunk) + b"]").decode()
@@ -213,7 +216,7 @@ async def notify_digested(conn: AsyncConnection[Any], rows: list[Digested]) -> N
 def parse_digested(payload: str) -> list[Digested]:
     """The inverse of `digested_payloads`, for one payload."""
     return [
-        Digested(item[0], item[1], True, *item[2:]) if len(item) == 5 else Digested(item[0], item[1], False)
+        Digested(item[0], item[1], True, *item[2:]) if len(item) == 6 else Digested(item[0], item[1], False)
         for item in orjson.loads(payload)
     ]
 

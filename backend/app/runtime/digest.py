@@ -1,14 +1,12 @@
-"""`python -m app digest`: one digester process (app/ingest/digester.py) with its job dispatcher."""
+"""`python -m app digest`: one digester process (app/ingest/digester.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from app.celery_app import publish_job
 from app.config import get_settings
 from app.ingest.digester import DigesterConfig, digest_forever
-from app.jobs import JobDispatcher, install_dispatcher
 from app.privacy.redact import configure_redactor
 from app.runtime.gc_tuning import tune_gc_for_serving
 
@@ -18,11 +16,6 @@ def run_digester(parent_pid: int | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     configure_redactor(settings.redact_extra_patterns, settings.redact_extra_fields)
-    dispatcher = JobDispatcher(publish_job).start()
-    install_dispatcher(dispatcher)
     tune_gc_for_serving()  # it allocates even more per event than the API does
-    try:
-        asyncio.run(digest_forever(DigesterConfig.from_settings(settings), dispatcher, parent_pid))
-    finally:
-        dispatcher.stop()
+    asyncio.run(digest_forever(DigesterConfig.from_settings(settings), parent_pid))
     return 0

@@ -47,6 +47,10 @@ def test_an_api_without_embedded_digester_only_accepts_and_digest_processes_stor
     wait_until(lambda: stack.scalar("SELECT count(*) FROM error_events") == 11, timeout_s=30)
     assert stack.scalar("SELECT count(*) FROM ingest_inbox") == 0
     assert stack.scalar("SELECT sum(times_seen) FROM issues") == 11
+    # Four issues (three envelope groups, the seed's 502), four pending analyses; the API that accepted
+    # the events sends their jobs once the digester's commit says they exist (no worker runs here).
+    assert stack.scalar("SELECT count(*) FROM issue_analyses WHERE status = 'pending'") == 4
+    wait_until(lambda: stack.queue_length() == 4, timeout_s=30)
     seed_again = post_seed(api.url, 2, project_key="faults-seed")  # now a digester answers at once
     assert seed_again.status_code == 201
     assert seed_again.json()["id"] == stack.scalar(

@@ -123,7 +123,7 @@ def test_upgrade_to_head_keeps_every_row_and_the_waiting_inbox_rows_still_digest
     )
 
     async def digest_once() -> None:
-        digester = Digester(config, dispatcher=None)
+        digester = Digester(config)
         try:
             assert await digester.digest_batch() is not None
         finally:
