@@ -97,7 +97,7 @@ class NormalizedEvent:
 
     @property
     def needs_analysis(self) -> bool:
-        """DESIGN.md: status >= 500, or no status code and level error/fatal."""
+        """What gets analysed: status >= 500, or no status code and level error/fatal."""
         if self.status_code is not None:
             return self.status_code >= 500
         return self.is_error

@@ -4,7 +4,7 @@ RELEASED — never edit the behaviour of this module: existing issues' fingerpri
 with it, and any change would split them or merge unrelated ones. A change in grouping is a new
 module (v2.py) registered in fingerprint.py beside this one.
 
-Order (DESIGN.md "Grouping"):
+Order:
 1. the client's `fingerprint`, with `{{ default }}` expanded to the components below;
 2. the exception chain: each exception's type (unless its mechanism is synthetic) and its in-app
    frames as "module-or-file:function" (all frames when no frame is in-app; an anonymous function

@@ -28,7 +28,7 @@ from app.db import get_async_engine
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 128
-FLUSHERS = 1  # measured: one flusher forms batches twice as large as two, for the same latency
+FLUSHERS = 1  # one flusher forms larger batches than two, for the same latency
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
 

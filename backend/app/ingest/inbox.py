@@ -13,8 +13,8 @@ of its transaction and never without it.
 The inbox holds the client's bytes before any scrubbing, so it holds them sealed: encrypted and
 authenticated (XSalsa20-Poly1305, PyNaCl's SecretBox) with a key derived from SECRET_KEY, which
 never enters the database. A dump, a replica or the WAL of the inbox shows no secret in clear.
-They are LZ4-compressed first (7 µs for a 7 KB event, to 3 KB): the inbox's WAL is the cost of
-every accepted event, and encrypted bytes would not compress later.
+They are LZ4-compressed first (a few microseconds, to less than half the size): the inbox's WAL is
+the cost of every accepted event, and encrypted bytes would not compress later.
 
 This module is shared by the API and the digester process: psycopg only, no ORM.
 """

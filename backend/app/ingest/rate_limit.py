@@ -6,8 +6,8 @@ unlimited) the request is answered 429 with `Retry-After` and `X-Sentry-Rate-Lim
 ends. A fixed window lets a client send up to twice the limit across a minute boundary; that is the
 price of a counter without clock-synchronised state.
 
-Asking Redis costs the API about 130 µs of CPU per round trip, more than a third of what accepting
-an event costs otherwise, so a process asks as rarely as exactness allows:
+A round trip to Redis costs the API a large share of what accepting an event costs otherwise, so a
+process asks as rarely as exactness allows:
 - **Quota leases** (what Sentry's Relay calls its quota cache): a round trip counts the events waiting
   for it plus a lease of a tenth of the quota still left (at most LEASE_MAX events), which this
   process then hands out without asking. The lease is counted in Redis before it is used, so all

@@ -1,6 +1,6 @@
 """Sentry's ingest endpoints: POST /api/<project_id>/envelope/ and /api/<project_id>/store/.
 
-Answers the way Sentry's own server does (SENTRY_PROTOCOL.md): 200 {"id"} once accepted, 200 {}
+Answers the way Sentry's own server does: 200 {"id"} once accepted, 200 {}
 for envelopes without an event, 400 + X-Sentry-Error for malformed input, 413 over the limits,
 401/403 for auth (the same answer for an unknown project and a wrong key).
 """

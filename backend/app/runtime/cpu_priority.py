@@ -3,9 +3,8 @@
 An analysis is asynchronous by design; starting it a few hundred milliseconds later changes nothing
 for anyone. An ingest answer that waits for a CPU is latency every SDK sees. When an incident opens
 many new issues at once, the worker analyses them in the same second their events pour in, and on a
-host that runs both (`make run`, a small VM) the two compete for the same cores: measured with the
-bench's load (5,000 envelopes, 20 new issues, 16 connections, 2 cores), the API's p99 was 22.5 ms
-with the worker at the default priority and 16.2 ms at nice 10 (four interleaved runs each).
+host that runs both (`make run`, a small VM) the two compete for the same cores, and the bench showed
+the API's slowest answers falling at the moment the analyses ran (figures: bench/README.md).
 
 Linux groups processes by session for scheduling ("autogroup"): a process that leads a session of its
 own (started by `setsid`, a terminal of its own) competes as a whole with other sessions whatever its
