@@ -45,6 +45,9 @@ RECONNECT_DELAY_S = 1.0
 LOOK_UP_AFTER_S = 1.0  # no word from a digester this long: read the row's fate from the tables
 STALE_AFTER_S = 30.0
 KEEP_RECENT = 4096  # results read before their waiter came
+# Rows whose jobs this process sends when they are digested; past this many (a long outage of every
+# digester) the oldest are left to the sweeper.
+KEEP_MINE = 200_000
 
 
 @dataclass
@@ -63,6 +66,10 @@ class DigestWaiter:
         self._listening = False
         self._tasks: list[asyncio.Task[None]] = []
         self._outstanding: dict[RowKey, float] = {}  # row -> when committed (monotonic)
+        # Every row this process committed and has not heard of yet: it sends their analyses' jobs. Not
+        # `_outstanding`, which an empty inbox clears: a digester's empty claim may not yet see a row
+        # committed a moment before, whose notification comes later.
+        self._mine: dict[RowKey, None] = {}
         self._waiters: dict[RowKey, _Waiter] = {}
         self._recent: OrderedDict[RowKey, Digested] = OrderedDict()
 
@@ -90,8 +97,10 @@ class DigestWaiter:
         idle = not self._outstanding
         # A row's notification may have been read before its commit's answer (see the docstring).
         self._outstanding.update((key, now) for key in rows if key not in self._recent)
-        early = [self._recent[key] for key in rows if key in self._recent]
-        self._send_analyses(early)
+        self._mine.update((key, None) for key in rows if key not in self._recent)
+        while len(self._mine) > KEEP_MINE:
+            del self._mine[next(iter(self._mine))]
+        self._send_analyses([self._recent[key] for key in rows if key in self._recent])
         return idle and self._listening
 
     async def wait(self, row: RowKey, timeout_s: float, *, project_id: int) -> Digested | None:
@@ -136,7 +145,7 @@ class DigestWaiter:
                         await conn.close()
                 conn = None
                 continue
-            self._on_digested(found)
+            self._resolve(found)
 
     async def _listen_forever(self) -> None:
         while True:
@@ -158,7 +167,10 @@ class DigestWaiter:
         if not rows:  # a digester found the inbox empty: nothing committed before is still waiting
             self._outstanding.clear()
             return
-        self._send_analyses([row for row in rows if row.key in self._outstanding])  # ours
+        ours = [row for row in rows if row.key in self._mine]
+        for row in ours:
+            del self._mine[row.key]
+        self._send_analyses(ours)
         for row in rows:
             self._outstanding.pop(row.key, None)
             waiter = self._waiters.pop(row.key, None)
@@ -169,6 +181,17 @@ class DigestWaiter:
             self._recent[row.key] = row
         while len(self._recent) > KEEP_RECENT:
             self._recent.popitem(last=False)
+
+    def _resolve(self, rows: list[Digested]) -> None:
+        """Answer the waiters of rows found stored in the tables.
+
+        Their notification may still be on its way: the rows stay counted as this process's, so that
+        it still sends their analyses' jobs when the notification comes.
+        """
+        for row in rows:
+            waiter = self._waiters.pop(row.key, None)
+            if waiter is not None and not waiter.future.done():
+                waiter.future.set_result(row)
 
     def _send_analyses(self, rows: list[Digested]) -> None:
         jobs = [
