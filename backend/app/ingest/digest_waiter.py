@@ -145,7 +145,7 @@ class DigestWaiter:
                         await conn.close()
                 conn = None
                 continue
-            self._resolve(found)
+            self.found_in_tables(found)
 
     async def _listen_forever(self) -> None:
         while True:
@@ -155,7 +155,7 @@ class DigestWaiter:
                     await inbox.listen(conn, DIGESTED_CHANNEL)
                     self._listening = True
                     async for notify in conn.notifies():
-                        self._on_digested(parse_digested(notify.payload))
+                        self.notified(notify.payload)
             except psycopg.Error as exc:
                 logger.warning("cannot listen for stored events (%s); answers will not wait for them", exc)
             finally:
@@ -163,7 +163,9 @@ class DigestWaiter:
                 self._outstanding.clear()  # their notifications may be lost: wait for none of them
             await asyncio.sleep(RECONNECT_DELAY_S)
 
-    def _on_digested(self, rows: list[Digested]) -> None:
+    def notified(self, payload: str) -> None:
+        """A digester's notification (see inbox.digested_payloads) reached this process."""
+        rows = parse_digested(payload)
         if not rows:  # a digester found the inbox empty: nothing committed before is still waiting
             self._outstanding.clear()
             return
@@ -182,7 +184,7 @@ class DigestWaiter:
         while len(self._recent) > KEEP_RECENT:
             self._recent.popitem(last=False)
 
-    def _resolve(self, rows: list[Digested]) -> None:
+    def found_in_tables(self, rows: list[Digested]) -> None:
         """Answer the waiters of rows found stored in the tables.
 
         Their notification may still be on its way: the rows stay counted as this process's, so that

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import psutil
 
 from tests.faults.events import post_envelope, post_seed
@@ -86,3 +87,32 @@ def test_an_embedded_digester_ends_with_its_api(stack: Stack):
     api.child.process.kill()  # SIGKILL the API alone: its child is orphaned
     api.child.process.wait(10)
     wait_until(lambda: not digester.is_running() or digester.status() == psutil.STATUS_ZOMBIE, timeout_s=30)
+
+
+def test_every_new_issue_gets_its_analysis_job_without_the_sweeper(stack: Stack):
+    """One seed event at a time, so the digester's claims often find the inbox empty in between."""
+    api = stack.api()
+    words = [
+        "alpha",
+        "bravo",
+        "charlie",
+        "delta",
+        "echo",
+        "foxtrot",
+        "golf",
+        "hotel",
+        "india",
+        "juliet",
+        "kilo",
+        "lima",
+        "mike",
+        "november",
+    ]
+    for n, word in enumerate(words * 2):
+        event = {"project_key": "faults", "message": f"the {word} service is down", "status_code": 500}
+        if n >= len(words):
+            event["message"] = f"the {word} queue is full"
+        assert httpx.post(f"{api.url}/api/v1/events", json=event, timeout=10).status_code == 201
+    assert stack.scalar("SELECT count(*) FROM issues") == 2 * len(words)
+    # No worker and no sweeper run here: each job came from the API once its digester had committed.
+    wait_until(lambda: stack.queue_length() == 2 * len(words), timeout_s=30)

@@ -3,6 +3,7 @@ and a digester that dies is started again while events keep being stored."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import sys
@@ -16,11 +17,13 @@ from tests.support.processes import free_port
 
 
 def digesters(up: ChildProcess) -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.Process(up.pid).children(recursive=True)
-        if p.cmdline()[1:4] == ["-m", "app", "digest"]
-    ]
+    """up's running digesters (one it has not reaped yet is a zombie, and no longer runs)."""
+    found = []
+    for process in psutil.Process(up.pid).children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):  # ZombieProcess too
+            if process.cmdline()[1:4] == ["-m", "app", "digest"]:
+                found.append(process)
+    return found
 
 
 def stored_seed_events(stack: Stack) -> int:
