@@ -95,12 +95,17 @@ class DigestWaiter:
                 break
             del self._outstanding[oldest]
         idle = not self._outstanding
-        # A row's notification may have been read before its commit's answer (see the docstring).
-        self._outstanding.update((key, now) for key in rows if key not in self._recent)
-        self._mine.update((key, None) for key in rows if key not in self._recent)
+        heard_already = []  # a row's notification may come before its commit's answer (see the docstring)
+        for key in rows:
+            known = self._recent.get(key)
+            if known is not None:
+                heard_already.append(known)
+            else:
+                self._outstanding[key] = now
+                self._mine[key] = None
         while len(self._mine) > KEEP_MINE:
             del self._mine[next(iter(self._mine))]
-        self._send_analyses([self._recent[key] for key in rows if key in self._recent])
+        self._send_analyses(heard_already)
         return idle and self._listening
 
     async def wait(self, row: RowKey, timeout_s: float, *, project_id: int) -> Digested | None:

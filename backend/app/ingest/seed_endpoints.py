@@ -94,12 +94,11 @@ async def ingest_seed_event(request: Request) -> EventAccepted:
     row = await request.app.state.digest_waiter.wait(
         row_key, settings.seed_answer_wait_s, project_id=project.id
     )
-    stored = row is not None and row.stored
-    analysis_id = row.analysis_id if row is not None else None
+    stored = row if row is not None and row.stored else None
     return EventAccepted(
-        id=row.error_event_id if stored else None,
+        id=stored.error_event_id if stored else None,
         event_id=event_id,
-        issue_id=row.issue_id if stored else None,
-        analysis_queued=analysis_id is not None,
-        analysis_id=analysis_id,
+        issue_id=stored.issue_id if stored else None,
+        analysis_queued=stored is not None and stored.analysis_id is not None,
+        analysis_id=stored.analysis_id if stored else None,
     )

@@ -206,6 +206,15 @@ class ChildProcess:
     def rss_bytes(self) -> int:
         return int(psutil.Process(self.process.pid).memory_info().rss)
 
+    def digesters(self) -> list[psutil.Process]:
+        """The `python -m app digest` processes below this one that still run (not reaped zombies)."""
+        found = []
+        for process in psutil.Process(self.process.pid).children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):  # ZombieProcess too
+                if process.cmdline()[1:4] == ["-m", "app", "digest"]:
+                    found.append(process)
+        return found
+
 
 class Stack:
     """Our own PostgreSQL and Redis, plus the API and workers a test starts against them."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psutil
 from sqlalchemy import text
 
 from tests.faults.events import post_envelope, post_seed
@@ -27,14 +26,6 @@ def storing_blocked(stack: Stack) -> Iterator[None]:
         conn.rollback()
 
 
-def digesters(api: ApiServer) -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.Process(api.child.pid).children(recursive=True)
-        if p.cmdline()[1:4] == ["-m", "app", "digest"]
-    ]
-
-
 def a_project(stack: Stack, api: ApiServer) -> tuple[int, str]:
     assert post_seed(api.url, 0).status_code == 201  # auto-creates the project
     project_id, key = stack.rows("SELECT id, public_key FROM projects")[0].values()
@@ -48,7 +39,7 @@ def stored_envelopes(stack: Stack) -> int:
 def test_events_accepted_while_the_digester_dies_are_all_stored(stack: Stack):
     api = stack.api(**FAST_ACK)
     project_id, key = a_project(stack, api)
-    (first,) = digesters(api)
+    (first,) = api.child.digesters()
     with storing_blocked(stack):
         for n in range(1, 21):
             assert post_envelope(api.url, project_id, key, n).status_code == 200
@@ -57,7 +48,7 @@ def test_events_accepted_while_the_digester_dies_are_all_stored(stack: Stack):
         first.kill()  # SIGKILL, mid-batch: its transaction rolls back, the rows stay in the inbox
     wait_until(lambda: stored_envelopes(stack) == 20, timeout_s=20)
     assert stack.scalar("SELECT count(*) FROM ingest_inbox") == 0
-    (second,) = digesters(api)
+    (second,) = api.child.digesters()
     assert second.pid != first.pid
     assert stack.scalar("SELECT sum(times_seen) FROM issues") == 21  # each event counted once
 

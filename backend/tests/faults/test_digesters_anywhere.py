@@ -12,18 +12,10 @@ import httpx
 import psutil
 
 from tests.faults.events import post_envelope, post_seed
-from tests.faults.servers import ApiServer, Stack
+from tests.faults.servers import Stack
 from tests.support.db import wait_until
 
 ACCEPT_ONLY = {"embedded_digester": "false", "ingest_ack_wait_s": "0.2", "seed_answer_wait_s": "0.5"}
-
-
-def digester_children(api: ApiServer) -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.Process(api.child.pid).children(recursive=True)
-        if p.cmdline()[1:4] == ["-m", "app", "digest"]
-    ]
 
 
 def a_project(stack: Stack) -> tuple[int, str]:
@@ -34,7 +26,7 @@ def a_project(stack: Stack) -> tuple[int, str]:
 
 def test_an_api_without_embedded_digester_only_accepts_and_digest_processes_store(stack: Stack):
     api = stack.api(**ACCEPT_ONLY)
-    assert digester_children(api) == []
+    assert api.child.digesters() == []
     project_id, key = a_project(stack)
     for n in range(10):
         assert post_envelope(api.url, project_id, key, n % 3).status_code == 200
@@ -83,7 +75,7 @@ def test_many_digesters_share_the_inbox_and_store_each_event_once(stack: Stack):
 
 def test_an_embedded_digester_ends_with_its_api(stack: Stack):
     api = stack.api()
-    (digester,) = wait_until(lambda: digester_children(api), timeout_s=30)
+    (digester,) = wait_until(lambda: api.child.digesters(), timeout_s=30)
     api.child.process.kill()  # SIGKILL the API alone: its child is orphaned
     api.child.process.wait(10)
     wait_until(lambda: not digester.is_running() or digester.status() == psutil.STATUS_ZOMBIE, timeout_s=30)

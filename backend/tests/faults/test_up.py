@@ -3,7 +3,6 @@ and a digester that dies is started again while events keep being stored."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 import signal
 import sys
@@ -14,16 +13,6 @@ from tests.faults.events import post_seed
 from tests.faults.servers import ChildProcess, Stack
 from tests.support.db import wait_until
 from tests.support.processes import free_port
-
-
-def digesters(up: ChildProcess) -> list[psutil.Process]:
-    """up's running digesters (one it has not reaped yet is a zombie, and no longer runs)."""
-    found = []
-    for process in psutil.Process(up.pid).children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):  # ZombieProcess too
-            if process.cmdline()[1:4] == ["-m", "app", "digest"]:
-                found.append(process)
-    return found
 
 
 def stored_seed_events(stack: Stack) -> int:
@@ -37,14 +26,14 @@ def test_up_supervises_its_digesters_and_starts_a_dead_one_again(stack: Stack):
     up.wait_for_log("Faultline is up", timeout_s=120)
     url = re.search(r"Dashboard and API : (\S+)/", up.log()).group(1)
 
-    (first,) = digesters(up)
+    (first,) = up.digesters()
     assert "--parent-pid" not in first.cmdline()  # up's own, not an API process's embedded one
     assert first.parent().pid == up.pid
     assert post_seed(url, 1).status_code == 201
     wait_until(lambda: stored_seed_events(stack) == 1, timeout_s=30)
 
     first.kill()
-    (second,) = wait_until(lambda: [d for d in digesters(up) if d.pid != first.pid], timeout_s=30)
+    (second,) = wait_until(lambda: [d for d in up.digesters() if d.pid != first.pid], timeout_s=30)
     assert up.alive()  # a digester's death does not bring the rest down
     assert post_seed(url, 2).status_code == 201
     wait_until(lambda: stored_seed_events(stack) == 2, timeout_s=30)
