@@ -6,7 +6,7 @@ from app.models.issue import Issue
 from app.models.issue_analysis import IssueAnalysis
 from app.models.issue_index import IssueFacet, IssueSearch
 from app.models.project import Project
-from app.models.user import ApiToken, User
+from app.models.user import ApiToken, LoginFailure, ProjectMember, User
 from app.models.user_session import UserSession
 
 __all__ = [
@@ -17,7 +17,9 @@ __all__ = [
     "IssueAnalysis",
     "IssueFacet",
     "IssueSearch",
+    "LoginFailure",
     "Project",
+    "ProjectMember",
     "User",
     "UserSession",
 ]

@@ -43,6 +43,17 @@ class IssueAnalysis(Base):
             postgresql_where=text("status IN ('pending', 'running')"),
         ),
         Index("ix_issue_analyses_project_created", "project_id", "created_at"),
+        # The global daily LLM ceiling counts today's paid calls and tokens across all projects.
+        Index(
+            "ix_issue_analyses_paid_claimed_at",
+            "claimed_at",
+            postgresql_where=text("provider IS NOT NULL AND provider <> 'heuristic'"),
+        ),
+        Index(
+            "ix_issue_analyses_paid_finished_at",
+            "finished_at",
+            postgresql_where=text("provider IS NOT NULL AND provider <> 'heuristic'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, func
+from sqlalchemy import Boolean, DateTime, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base
@@ -17,3 +17,7 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)  # None: the settings default
     llm_daily_budget_calls: Mapped[int | None] = mapped_column(Integer)  # None: the settings default
+    # sha256 hex of the `project_key` the seed endpoint created this project with (its seed secret);
+    # NULL for projects created in the dashboard or CLI, whose seed key is the DSN public key.
+    seed_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    scrub_user_data: Mapped[bool | None] = mapped_column(Boolean)  # None: the SCRUB_USER_DATA setting

@@ -1,4 +1,4 @@
-"""users and api_tokens: who may read the dashboard and the read API."""
+"""users, project_members, login_failures and api_tokens: who may read the dashboard and the read API."""
 
 from datetime import datetime
 
@@ -16,6 +16,28 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ProjectMember(Base):
+    """A user's membership of a project: members see and act on only their projects; admins on all."""
+
+    __tablename__ = "project_members"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LoginFailure(Base):
+    """Recent failed logins of one account (`email:<address>`) or one client (`ip:<address>`)."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ApiToken(Base):

@@ -4,6 +4,7 @@ keeps every row (events, issues, analyses, inbox rows, users, tokens); inbox row
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import uuid
@@ -23,7 +24,7 @@ from app.ingest.digester import Digester, DigesterConfig
 from app.ingest.inbox import inbox_box, seal
 from app.runtime.migrate import BACKEND_DIR
 
-PREVIOUS = "0004"
+PREVIOUS = "0005"
 
 
 def alembic_config(database_url: str) -> Config:
@@ -53,8 +54,10 @@ def old_database() -> Iterator[str]:
 def fill(conn: psycopg.Connection, sealed: bytes, waiting_event_id: str) -> None:
     """One of everything, written as the previous revision's code wrote it."""
     conn.execute("INSERT INTO projects (id, name, public_key) VALUES (1, 'shop', 'k' || repeat('0', 31))")
+    conn.execute("INSERT INTO projects (id, name, public_key) VALUES (2, 'seedy', 's' || repeat('0', 31))")
     conn.execute(
-        "INSERT INTO users (id, email, password_hash, is_admin) VALUES (1, 'a@example.com', 'argon2$x', true)"
+        "INSERT INTO users (id, email, password_hash, is_admin)"
+        " VALUES (1, 'a@example.com', 'argon2$x', true), (2, 'b@example.com', 'argon2$y', false)"
     )
     conn.execute(
         "INSERT INTO api_tokens (id, name, token_hash, token_prefix, user_id, project_ids)"
@@ -78,11 +81,17 @@ def fill(conn: psycopg.Connection, sealed: bytes, waiting_event_id: str) -> None
         " attempts, analysis_text, model, confidence)"
         " VALUES (1, 1, 1, 1, 1, 'first', 'done', 1, '## Summary', 'heuristic', 0.6)"
     )
+    conn.execute(
+        "INSERT INTO error_events (id, project_id, event_id, level, timestamp, payload, data)"
+        " VALUES (2, 2, %(e)s, 'error', %(now)s, %(payload)s, '{}')",
+        {"e": "b" * 32, "now": now, "payload": json.dumps({"project_key": "seedy", "message": "boom"})},
+    )
     conn.execute("UPDATE issues SET current_analysis_id = 1 WHERE id = 1")
     conn.execute("UPDATE error_events SET analysis_id = 1 WHERE id = 1")
     for table in ("projects", "users", "api_tokens", "issues", "error_events", "issue_analyses"):
         # As if the app had inserted them: the next id the digester draws is a new one.
-        conn.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), 1)", (table,))
+        last = f"(SELECT max(id) FROM {table})"
+        conn.execute(f"SELECT setval(pg_get_serial_sequence(%s, 'id'), {last})", (table,))
     conn.execute(
         "INSERT INTO ingest_inbox (project_id, event_id, received_at, sealed)"
         " VALUES (1, %(e)s, %(now)s, %(s)s)",
@@ -105,8 +114,17 @@ def test_upgrade_to_head_keeps_every_row_and_the_waiting_inbox_rows_still_digest
     command.upgrade(alembic_config(old_database), "head")
 
     with psycopg.connect(conninfo) as conn:
-        assert conn.execute("SELECT name FROM projects").fetchall() == [("shop",)]
-        assert conn.execute("SELECT email, is_admin FROM users").fetchall() == [("a@example.com", True)]
+        # A project that holds seed events keeps its name as its seed key; any other needs its DSN key.
+        assert conn.execute("SELECT name, seed_key_hash FROM projects ORDER BY id").fetchall() == [
+            ("shop", None),
+            ("seedy", hashlib.sha256(b"seedy").hexdigest()),
+        ]
+        # Every existing user becomes an admin, so nobody loses sight of a project they could see.
+        assert conn.execute("SELECT email, is_admin FROM users ORDER BY id").fetchall() == [
+            ("a@example.com", True),
+            ("b@example.com", True),
+        ]
+        assert conn.execute("SELECT count(*) FROM project_members").fetchone() == (0,)
         assert conn.execute("SELECT name, project_ids FROM api_tokens").fetchall() == [("ci", [1])]
         assert conn.execute("SELECT title, current_analysis_id FROM issues").fetchall() == [
             ("KeyError: x", 1)
