@@ -100,7 +100,8 @@ start() {
   echo "URL=http://127.0.0.1:$PORT"
   echo "DSN=$dsn"
   echo "PROJECT_ID=${dsn##*/}"
-  echo "PROJECT_KEY=$name"  # the seed endpoint's project_key is the project's name
+  local key="${dsn#*://}"
+  echo "PROJECT_KEY=${key%%@*}"  # the seed endpoint's project_key: the DSN public key
   echo "DB=$DATABASE_URL"
   echo "REDIS=$REDIS_URL"
   echo "PIDS=$pids"

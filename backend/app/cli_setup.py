@@ -15,7 +15,7 @@ FIRST_ADMIN_EMAIL = "admin@faultline.local"
 
 def ensure_first_run_objects() -> tuple[str, str, list[str]]:
     """Create the default project and, on an empty user table, an admin with a random password;
-    returns (DSN, project key, extra banner lines)."""
+    returns (DSN, the project's key for the seed endpoint, extra banner lines)."""
     with sync_session() as session:
         project = sync_create_project(session, DEFAULT_PROJECT)
         dsn = dsn_for(project)
@@ -30,4 +30,4 @@ def ensure_first_run_objects() -> tuple[str, str, list[str]]:
             lines = [
                 "  Log in            : with an existing user (new ones: python -m app create-user EMAIL)"
             ]
-    return dsn, DEFAULT_PROJECT, lines
+    return dsn, project.public_key, lines

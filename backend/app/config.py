@@ -45,7 +45,10 @@ class Settings(BaseSettings):
     celery_broker_url: str | None = None  # defaults to REDIS_URL
     public_url: str = "http://localhost:8000"  # how SDKs reach us; used to print DSNs
 
+    # The seed endpoint creates a project for an unknown `project_key` (that key is then its secret),
+    # at most AUTO_CREATE_MAX_PROJECTS of them (0 = no cap). Turn it off in production.
     auto_create_projects: bool = True
+    auto_create_max_projects: int = Field(default=20, ge=0)
     secret_key: str = "dev-insecure-change-me"  # signs session cookies and CSRF tokens
     secure_cookies: bool = False  # set true behind HTTPS
 
@@ -68,6 +71,10 @@ class Settings(BaseSettings):
     # past either budget, analyses are `skipped` with the reason. 0 = unlimited.
     llm_daily_budget_calls: int = 200
     llm_daily_budget_tokens: int = 0
+    # The ceiling over all projects together, per UTC day, that no number of projects can raise.
+    # 0 = none.
+    llm_global_daily_budget_calls: int = Field(default=1000, ge=0)
+    llm_global_daily_budget_tokens: int = Field(default=0, ge=0)
     analysis_retry_base_s: float = 150.0
     analysis_retry_cap_s: float = 600.0
     analysis_soft_time_limit_s: float = 240.0  # the task is told to stop (and retries); 0 = none
@@ -79,7 +86,13 @@ class Settings(BaseSettings):
     # 0 = the priority it was started with.
     worker_nice: int = Field(default=10, ge=0, le=19)
 
+    # The access log (app/access_log.py): every 4xx/5xx is written; of the other answers this fraction
+    # (1: all, 0: none), so a log under load stays readable.
+    access_log_success_sample: float = Field(default=1.0, ge=0, le=1)
+
     # Ingest
+    # A request body must have arrived within this, else 408 (a slow client holds a connection).
+    body_read_timeout_s: float = Field(default=60.0, gt=0)
     enqueue_timeout_s: float = 1.0
     rate_limit_per_minute: int = 6000  # per project, default; projects may override; 0 = unlimited
     db_unavailable_retry_after_s: int = 30

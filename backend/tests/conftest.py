@@ -37,7 +37,10 @@ os.environ.update(
     }
 )
 
-TABLES = "ingest_inbox, error_events, issue_analyses, issues, api_tokens, users, projects"
+TABLES = (
+    "ingest_inbox, error_events, issue_analyses, issues, api_tokens, login_failures, project_members, users, "
+    "projects"
+)
 
 
 def runs_only_unit_tests(config: pytest.Config) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -130,18 +130,20 @@ def finish(
     )
 
 
-# First key of the two-key advisory lock that serialises budget checks per project.
+# First key of the two-key advisory lock that serialises budget checks per project; the global
+# ceiling's lock is (_BUDGET_LOCK_CLASS, _GLOBAL), taken after a project's, always in that order.
 _BUDGET_LOCK_CLASS = 0x6641  # "fA"
+_GLOBAL = -1
 
 
-def lock_project_budget(session: Session, project_id: int) -> None:
-    """Serialise budget checks of one project until the transaction ends.
+def lock_budget(session: Session, project_id: int | None) -> None:
+    """Serialise budget checks of one project (None: of the global ceiling) until the transaction ends.
 
     Without it two workers could each count the other's claim as not yet made and both call.
     """
     session.execute(
-        text("SELECT pg_advisory_xact_lock(:cls, :project_id)"),
-        {"cls": _BUDGET_LOCK_CLASS, "project_id": project_id},
+        text("SELECT pg_advisory_xact_lock(:cls, :key)"),
+        {"cls": _BUDGET_LOCK_CLASS, "key": _GLOBAL if project_id is None else project_id},
     )
 
 
@@ -149,34 +151,34 @@ def _today_utc() -> datetime:
     return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def llm_calls_today(session: Session, project_id: int) -> int:
-    """Paid-provider calls attempted for this project since UTC midnight (the daily calls budget).
+def _paid(project_id: int | None) -> list[ColumnElement[bool]]:
+    # Spelled as the partial indexes' predicate (migration 0006), so the all-projects counts use them.
+    conditions = [IssueAnalysis.provider.is_not(None), IssueAnalysis.provider != "heuristic"]
+    if project_id is not None:
+        conditions.append(IssueAnalysis.project_id == project_id)
+    return conditions
+
+
+def llm_calls_today(session: Session, project_id: int | None) -> int:
+    """Paid-provider calls attempted since UTC midnight by one project, or by all (None).
 
     `attempts` counts claims that went on to call the provider: a claim that ends without a call
     (skipped over budget, unusable settings) gives its attempt back.
     """
     stmt = select(func.coalesce(func.sum(IssueAnalysis.attempts), 0)).where(
-        IssueAnalysis.project_id == project_id,
-        IssueAnalysis.claimed_at >= _today_utc(),
-        IssueAnalysis.provider.is_not(None),
-        IssueAnalysis.provider != "heuristic",
+        IssueAnalysis.claimed_at >= _today_utc(), *_paid(project_id)
     )
     return int(session.scalar(stmt) or 0)
 
 
-def llm_tokens_today(session: Session, project_id: int) -> int:
-    """Tokens in + out that paid-provider analyses of this project reported since UTC midnight."""
+def llm_tokens_today(session: Session, project_id: int | None) -> int:
+    """Tokens in + out that paid-provider analyses reported since UTC midnight, of one project or all."""
     stmt = select(
         func.coalesce(
             func.sum(func.coalesce(IssueAnalysis.tokens_in, 0) + func.coalesce(IssueAnalysis.tokens_out, 0)),
             0,
         )
-    ).where(
-        IssueAnalysis.project_id == project_id,
-        IssueAnalysis.finished_at >= _today_utc(),
-        IssueAnalysis.provider.is_not(None),
-        IssueAnalysis.provider != "heuristic",
-    )
+    ).where(IssueAnalysis.finished_at >= _today_utc(), *_paid(project_id))
     return int(session.scalar(stmt) or 0)
 
 

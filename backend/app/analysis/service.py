@@ -171,25 +171,38 @@ def _finish_without_call(session: Session, analysis_id: int, status: str, reason
 def _over_budget(
     session: Session, provider: AnalysisProvider, project: Project, settings: Settings
 ) -> str | None:
-    """Why this project may not make another paid call today, or None."""
+    """Why this project may not make another paid call today, or None: its own daily budget first,
+    then the ceiling over all projects, which no number of projects can raise."""
     if provider.name == "heuristic":
         return None
     calls_budget = project.llm_daily_budget_calls
     if calls_budget is None:
         calls_budget = settings.llm_daily_budget_calls
-    tokens_budget = settings.llm_daily_budget_tokens
+    over = _over(session, project.id, calls_budget, settings.llm_daily_budget_tokens, "daily LLM budget")
+    return over or _over(
+        session,
+        None,
+        settings.llm_global_daily_budget_calls,
+        settings.llm_global_daily_budget_tokens,
+        "global daily LLM ceiling (all projects)",
+    )
+
+
+def _over(
+    session: Session, project_id: int | None, calls_budget: int, tokens_budget: int, name: str
+) -> str | None:
     if calls_budget <= 0 and tokens_budget <= 0:
         return None
-    repository.lock_project_budget(session, project.id)
+    repository.lock_budget(session, project_id)
     if calls_budget > 0:
         # The claim above already counted this attempt.
-        calls = repository.llm_calls_today(session, project.id)
+        calls = repository.llm_calls_today(session, project_id)
         if calls > calls_budget:
-            return f"daily LLM budget spent: {calls - 1} of {calls_budget} calls used today (UTC)"
+            return f"{name} spent: {calls - 1} of {calls_budget} calls used today (UTC)"
     if tokens_budget > 0:
-        tokens = repository.llm_tokens_today(session, project.id)
+        tokens = repository.llm_tokens_today(session, project_id)
         if tokens >= tokens_budget:
-            return f"daily LLM budget spent: {tokens} of {tokens_budget} tokens used today (UTC)"
+            return f"{name} spent: {tokens} of {tokens_budget} tokens used today (UTC)"
     return None
 
 

@@ -31,9 +31,18 @@ class SeedEventIn(BaseModel):
         },
     )
 
-    project_key: str = Field(
-        min_length=1, max_length=200, pattern=r"^[^\x00]+$"
+    # The project's key: its DSN public key, or the key the seed endpoint auto-created it with. It may
+    # come instead as Sentry credentials (`X-Sentry-Auth`, `?sentry_key=`).
+    project_key: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[^\x00]+$"
     )  # PostgreSQL text has no NUL
+    # The client's id for this event: a resend with the same id is stored once (so is one with the same
+    # `Idempotency-Key` header). Sentry's form: a UUID, with or without dashes.
+    event_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$",
+        description="a UUID; a retry with the same id is stored once",
+    )
     # Long texts are not refused (the 1 MiB body limit bounds them): like Sentry, the event keeps them
     # truncated with a marker for grouping and analysis, while `payload` stores what was sent.
     message: str = Field(min_length=1)
@@ -70,10 +79,11 @@ class EventAccepted(BaseModel):
     """Returned once the event is committed; analysis, if any, happens later."""
 
     id: int | None = Field(
-        description="error_events.id (null when this event_id was already stored, or when no digester stored "
-        "the event within SEED_ANSWER_WAIT_S: it is accepted all the same and stored later)"
+        description="error_events.id (of the event stored first, for a resend of the same event_id); null "
+        "when no digester stored the event within SEED_ANSWER_WAIT_S: it is accepted all the same and "
+        "stored later"
     )
-    event_id: str
+    event_id: str = Field(description="the event's id: a retry that sends it again is stored once")
     issue_id: int | None
     analysis_queued: bool = Field(description="true when this event's issue has an analysis pending or done")
     analysis_id: int | None

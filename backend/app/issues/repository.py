@@ -188,6 +188,13 @@ async def get_event(session: AsyncSession, event_pk: int) -> ErrorEvent | None:
     return await session.get(ErrorEvent, event_pk)
 
 
+async def find_event(session: AsyncSession, project_id: int, event_id: str) -> ErrorEvent | None:
+    """The stored event with the client's id in this project."""
+    return await session.scalar(
+        select(ErrorEvent).where(ErrorEvent.project_id == project_id, ErrorEvent.event_id == event_id)
+    )
+
+
 async def issue_event(session: AsyncSession, issue_id: int, event_pk: int | None) -> ErrorEvent | None:
     """The given event of this issue, or its latest event when event_pk is None."""
     stmt = select(ErrorEvent).where(ErrorEvent.issue_id == issue_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from urllib.parse import urlsplit
 
@@ -25,21 +26,58 @@ def dsn_for(project: Project, public_url: str | None = None) -> str:
     return f"{parts.scheme}://{project.public_key}@{parts.netloc}{path}/{project.id}"
 
 
-async def get_or_create_by_key(
-    session: AsyncSession, project_key: str, *, auto_create: bool
-) -> Project | None:
-    """The seed's `project_key` names a project; unknown names are created when auto-create is on.
+class ProjectKeyRejected(Exception):
+    """The key opens no project and none may be created for it; the message says why (a 403)."""
 
-    Ingest calls this for every event, so lookups are cached for a few seconds (app/projects/cache.py).
+
+def seed_key_hash(key: str) -> str:
+    """What a seed-created project keeps of the key it was created with."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def get_or_create_by_key(
+    session: AsyncSession, key: str, *, auto_create: bool, max_auto_created: int
+) -> Project:
+    """The project a seed event's key opens: its DSN public key, or the key the seed endpoint created
+    it with. An unknown key creates a project named after it when `auto_create` is on, while fewer
+    than `max_auto_created` exist (0 = no cap). A project's *name* opens nothing: a key that names a
+    project created elsewhere is refused, so knowing a name grants no write.
+
+    Ingest calls this for every event, so hits are cached for a few seconds (app/projects/cache.py).
+    Raises ProjectKeyRejected.
     """
+    key_hash = seed_key_hash(key)
 
     async def load() -> Project | None:
-        project = await repository.get_by_name(session, project_key)
+        project = await repository.get_by_ingest_key(session, key, key_hash)
         if project is None and auto_create:
-            project = await repository.insert_if_absent(session, project_key, new_public_key())
+            project = await _auto_create(session, key, key_hash, max_auto_created)
         return project
 
-    return await project_cache.get(("name", project_key), load)
+    project = await project_cache.get(("key", key), load)
+    if project is None:
+        raise ProjectKeyRejected(
+            "unknown project_key: send the project's DSN public key (the dashboard and "
+            "`python -m app create-project` show it)"
+        )
+    return project
+
+
+async def _auto_create(session: AsyncSession, key: str, key_hash: str, max_auto_created: int) -> Project:
+    await repository.lock_auto_create(session)
+    if max_auto_created > 0 and await repository.count_auto_created(session) >= max_auto_created:
+        raise ProjectKeyRejected(
+            f"unknown project_key, and no project may be created for it: AUTO_CREATE_MAX_PROJECTS "
+            f"({max_auto_created}) projects were already created by this endpoint. Send an existing "
+            "project's DSN public key, or create the project in the dashboard"
+        )
+    project = await repository.insert_seed_project(session, key, new_public_key(), key_hash)
+    if project is None:  # the name belongs to a project created elsewhere, whose key this is not
+        raise ProjectKeyRejected(
+            "project_key is not this project's key: a project's name opens nothing; send its DSN "
+            "public key (the dashboard and `python -m app create-project` show it)"
+        )
+    return project
 
 
 async def get_by_id_cached(session: AsyncSession, project_id: int) -> Project | None:

@@ -24,7 +24,7 @@ def project_snippets(project: Project) -> list[Snippet]:
     base = get_settings().public_url.rstrip("/")
     seed_body = json.dumps(
         {
-            "project_key": project.name,
+            "project_key": project.public_key,
             "message": "Server error",
             "method": "GET",
             "path": "/api/test",

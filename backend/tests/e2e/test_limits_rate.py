@@ -36,8 +36,8 @@ def make_project(name: str, limit: int | None = None) -> tuple[int, str]:
         return project.id, project.public_key
 
 
-def post_seed(url: str, project: str, n: int) -> httpx.Response:
-    body = {"project_key": project, "message": f"flood {n}", "status_code": 500}
+def post_seed(url: str, project_key: str, n: int) -> httpx.Response:
+    body = {"project_key": project_key, "message": f"flood {n}", "status_code": 500}
     return httpx.post(f"{url}/api/v1/events", json=body)
 
 
@@ -63,14 +63,14 @@ def assert_rate_limited(response: httpx.Response) -> None:
 
 def test_flood_is_cut_at_the_project_limit_and_other_projects_go_on(live_server):
     flooder_id, flooder_key = make_project("flooder", limit=5)
-    make_project("quiet")
-    statuses = [post_seed(live_server.url, "flooder", n).status_code for n in range(8)]
+    _, quiet_key = make_project("quiet")
+    statuses = [post_seed(live_server.url, flooder_key, n).status_code for n in range(8)]
     assert statuses == [201] * 5 + [429] * 3
-    assert_rate_limited(post_seed(live_server.url, "flooder", 99))
+    assert_rate_limited(post_seed(live_server.url, flooder_key, 99))
     # The limit is the project's, whichever endpoint the events come through.
     assert_rate_limited(post_store(live_server.url, flooder_id, flooder_key))
     assert_rate_limited(post_envelope(live_server.url, flooder_id, flooder_key))
-    assert post_seed(live_server.url, "quiet", 1).status_code == 201
+    assert post_seed(live_server.url, quiet_key, 1).status_code == 201
     assert scalar("SELECT count(*) FROM error_events e JOIN projects p ON p.id = e.project_id "
                   "WHERE p.name = 'flooder'") == 5  # fmt: skip
 

@@ -15,6 +15,7 @@ from app.projects.service import sync_create_project
 from tests.e2e import llm_helpers
 from tests.e2e.llm_helpers import API_KEY, TaskWatch, analyses, call_times, llm_env, post_event, wait_final
 from tests.fake_llm.server import FakeLLMServer
+from tests.support.dashboard import login, make_user
 from tests.support.db import rows, scalar
 
 fake_llm = llm_helpers.fake_llm
@@ -143,13 +144,16 @@ def test_daily_calls_budget_skips_the_next_issue_and_ingest_goes_on(
 ) -> None:
     workers.ensure(llm_env(fake_llm))
     with sync_session() as session:  # the project's own budget overrides LLM_DAILY_BUDGET_CALLS
-        sync_create_project(session, ERROR["project_key"]).llm_daily_budget_calls = 1
+        project = sync_create_project(session, ERROR["project_key"])
+        project.llm_daily_budget_calls = 1
+        key = project.public_key  # a project created in the CLI takes its DSN key, never its name
+    error, other_error = ({**body, "project_key": key} for body in (ERROR, OTHER_ERROR))
 
-    post_event(live_server.url, ERROR)
+    post_event(live_server.url, error)
     wait_final()
-    post_event(live_server.url, OTHER_ERROR)
+    post_event(live_server.url, other_error)
     first, second = wait_final(2)
-    for body in (ERROR, OTHER_ERROR) * 3:
+    for body in (error, other_error) * 3:
         post_event(live_server.url, body)  # asserts 201
 
     assert first["status"] == "done"
@@ -172,3 +176,24 @@ def test_daily_tokens_budget_skips_once_spent(live_server, workers, fake_llm: Fa
     assert second["status"] == "skipped"
     assert second["status_reason"] == "daily LLM budget spent: 1000044 of 1000000 tokens used today (UTC)"
     assert fake_llm.call_count == 1
+
+
+def test_the_global_ceiling_holds_however_many_projects_ask(
+    live_server, workers, fake_llm: FakeLLMServer
+) -> None:
+    # Each project's own budget (200 calls) would allow every call; the ceiling over all of them is 2.
+    workers.ensure(llm_env(fake_llm, LLM_GLOBAL_DAILY_BUDGET_CALLS="2"))
+    for n in range(4):
+        post_event(live_server.url, {**ERROR, "project_key": f"tenant-{n}", "message": f"Tenant {n} failed"})
+
+    final = wait_final(4)
+    assert sorted(a["status"] for a in final) == ["done", "done", "skipped", "skipped"]
+    assert {a["status_reason"] for a in final if a["status"] == "skipped"} == {
+        "global daily LLM ceiling (all projects) spent: 2 of 2 calls used today (UTC)"
+    }
+    assert fake_llm.call_count == 2
+    # The dashboard says why the analysis did not run.
+    make_user(admin=True)
+    skipped = next(a for a in final if a["status"] == "skipped")
+    page = login(live_server.url).get(f"/issues/{skipped['issue_id']}")
+    assert "Analysis skipped: global daily LLM ceiling (all projects) spent" in page.text

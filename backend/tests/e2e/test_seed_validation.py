@@ -13,7 +13,7 @@ GOOD = {"project_key": "test", "message": "Server error", "status_code": 500}
 @pytest.mark.parametrize(
     ("body", "status", "mentions"),
     [
-        ({"message": "x", "status_code": 500}, 422, "project_key"),
+        ({"message": "x", "status_code": 500}, 401, "project_key"),  # the key is a credential
         ({"project_key": "test", "status_code": 500}, 422, "message"),
         ({**GOOD, "status_code": "five hundred"}, 422, "status_code"),
         ({**GOOD, "status_code": 999}, 422, "status_code"),

@@ -188,7 +188,12 @@ def test_issue_page_refreshes_itself_only_while_its_analysis_is_unfinished(live_
 def test_script_in_events_and_analyses_is_never_rendered_as_markup(live_server, worker):
     make_user()
     project = make_project("xss")
-    send_seed(live_server.url, project_key="xss", message=f"Server error {SCRIPT}", path=f"/api/{SCRIPT}")
+    send_seed(
+        live_server.url,
+        project_key=project.public_key,
+        message=f"Server error {SCRIPT}",
+        path=f"/api/{SCRIPT}",
+    )
     event = sentry_event(
         message=f"boom {SCRIPT}",
         tags={"evil": SCRIPT, SCRIPT: "key"},
@@ -257,7 +262,7 @@ def test_tokens_are_shown_once_scoped_and_revocable(live_server):
     make_user()
     shop = make_project("shop")
     make_project("other")
-    send_seed(live_server.url, project_key="shop")
+    send_seed(live_server.url, project_key=shop.public_key)
     client = login(live_server.url)
     page = client.get("/tokens").text
     made = client.post(
