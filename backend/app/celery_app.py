@@ -61,6 +61,11 @@ celery_app.conf.update(
     task_time_limit=HARD_TIME_LIMIT_S,
     worker_prefetch_multiplier=1,
     worker_hijack_root_logger=False,
+    # Celery's own formats, with the process id.
+    worker_log_format="[%(asctime)s: pid=%(process)d %(levelname)s/%(processName)s] %(message)s",
+    worker_task_log_format=(
+        "[%(asctime)s: pid=%(process)d %(levelname)s/%(processName)s] %(task_name)s[%(task_id)s]: %(message)s"
+    ),
     broker_connection_retry_on_startup=True,
     # The worker outlives any broker outage: it keeps reconnecting instead of exiting after 100 tries.
     broker_connection_max_retries=None,

@@ -72,6 +72,9 @@ class NormalizedEvent:
     breadcrumbs: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     sdk: dict[str, Any] = field(default_factory=dict)
+    # What processing changed or could not use, in the shape of Sentry's event `errors`
+    # ({"type": "past_timestamp", "name": "timestamp", "value": "0001-01-01T00:00:00Z"}).
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (timestamps as ISO 8601), stored in `error_events.data`."""

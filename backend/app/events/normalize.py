@@ -55,6 +55,7 @@ from app.events.text import (
 )
 
 FUTURE_TOLERANCE = timedelta(seconds=60)  # Relay's clock-drift allowance
+MAX_PAST = timedelta(days=30)  # Relay's max_secs_in_past
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _LEVEL_ALIASES = {
@@ -235,7 +236,18 @@ def normalize_event_id(value: Any) -> str:
 
 
 def parse_timestamp(value: Any, received_at: datetime) -> datetime:
-    """An RFC 3339 string or epoch number as an aware datetime; `received_at` if unusable or in the future."""
+    """An RFC 3339 string or epoch number as an aware datetime, clamped as `event_time` says."""
+    return event_time(value, received_at)[0]
+
+
+def event_time(value: Any, received_at: datetime) -> tuple[datetime, dict[str, Any] | None]:
+    """The event's time, and a processing note when the client's could not be used as sent.
+
+    A time more than MAX_PAST before we received the event, or more than FUTURE_TOLERANCE after,
+    is a client clock gone wrong (or a default like 0001-01-01): it would pin the issue's "first
+    seen" or "last seen" where no one looks, so the receive time stands in, as Relay does. The
+    payload keeps what was sent; the note (Sentry's event `errors` shape) records the clamp.
+    """
     received = _aware(received_at)
     parsed: datetime | None = None
     try:
@@ -248,10 +260,17 @@ def parse_timestamp(value: Any, received_at: datetime) -> datetime:
             parsed = _aware(datetime.fromisoformat(value.strip().upper()))
     except (ValueError, OverflowError, OSError):
         parsed = None
-    # A clock far ahead would pin the issue's "last seen" in the future; Relay does the same.
-    if parsed is None or parsed > received + FUTURE_TOLERANCE:
-        return received
-    return parsed
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return received, None
+    if parsed is None:
+        kind = "invalid_data"
+    elif parsed > received + FUTURE_TOLERANCE:
+        kind = "future_timestamp"
+    elif parsed < received - MAX_PAST:
+        kind = "past_timestamp"
+    else:
+        return parsed, None
+    return received, {"type": kind, "name": "timestamp", "value": str(value)[:64]}
 
 
 def normalize_level(value: Any) -> str:
@@ -488,9 +507,11 @@ def normalize_sentry_event(
         message, template = _message_parts(data.get("message"))
     tags = _tags(data.get("tags"))
     platform = _text(data.get("platform"), 64)
+    timestamp, time_note = event_time(data.get("timestamp"), received_at)
     return NormalizedEvent(
         event_id=normalize_event_id(data.get("event_id")),
-        timestamp=parse_timestamp(data.get("timestamp"), received_at),
+        timestamp=timestamp,
+        errors=[time_note] if time_note else [],
         platform=platform.strip().lower() if platform and platform.strip() else "other",
         level=normalize_level(data.get("level")),
         message=message,
@@ -565,9 +586,11 @@ def normalize_seed_event(
         scrubbed_stack = scrubbed.get("stack")
         if isinstance(scrubbed_stack, str):
             extra["stack"] = capped(scrubbed_stack, MAX_STACK_TEXT)
+    timestamp, time_note = event_time(data.get("timestamp"), received_at)
     return NormalizedEvent(
         event_id=normalize_event_id(data.get("event_id")),
-        timestamp=parse_timestamp(data.get("timestamp"), received_at),
+        timestamp=timestamp,
+        errors=[time_note] if time_note else [],
         platform=platform,
         level=level,
         message=_text(data.get("message"), MAX_MESSAGE, numbers=True),
@@ -584,6 +607,7 @@ def normalize_seed_event(
 
 __all__ = [
     "Normalizer",
+    "event_time",
     "normalize_event_id",
     "normalize_level",
     "normalize_seed_event",

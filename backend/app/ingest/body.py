@@ -17,7 +17,7 @@ from typing import Protocol
 
 import brotli
 
-from app.ingest.limits import MAX_EVENT_BYTES, BadPayload, PayloadTooLarge
+from app.ingest.limits import MAX_EVENT_BYTES, BadPayload, BodyTooSlow, PayloadTooLarge
 
 # Largest output of one decompression step: the overshoot past a limit is at most this much.
 _STEP = 256 * 1024
@@ -38,8 +38,21 @@ async def read_body(
     content_encoding: str | None,
     max_compressed: int,
     max_decompressed: int,
+    timeout_s: float | None = None,
 ) -> bytes:
-    """Read and decode a body; raise PayloadTooLarge or BadPayload as soon as a limit or an error shows."""
+    """Read and decode a body; raise PayloadTooLarge or BadPayload as soon as a limit or an error shows,
+    BodyTooSlow when it has not all arrived within `timeout_s` (a client trickling bytes holds a
+    connection and a request slot for as long as it likes otherwise)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_body(chunks, content_encoding, max_compressed, max_decompressed)
+    except TimeoutError:
+        raise BodyTooSlow(f"request body not received within {timeout_s:g} s") from None
+
+
+async def _read_body(
+    chunks: AsyncIterator[bytes], content_encoding: str | None, max_compressed: int, max_decompressed: int
+) -> bytes:
     decoder = _decoder_for(content_encoding)
     sink = _Sink(max_decompressed)
     received = 0

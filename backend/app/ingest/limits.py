@@ -48,6 +48,12 @@ class PayloadTooLarge(IngestError):
     status_code: ClassVar[int] = 413
 
 
+class BodyTooSlow(IngestError):
+    """The body did not arrive within the body-read deadline: answer 408."""
+
+    status_code: ClassVar[int] = 408
+
+
 class BadPayload(IngestError):
     """The body cannot be decoded or parsed: answer 400 with `detail`, `causes` and `X-Sentry-Error`."""
 

@@ -78,6 +78,7 @@ async def store_sentry_event(
     event_id = normalize_event_id(data.get("event_id"))
     async with ingest_session() as session:
         project = await authenticate(session, project_id, key)
+        request.state.project_id = project.id  # for the access log
         await enforce_rate_limit(request, project)
         event = InboxEvent(project.id, event_id, received_at, raw)
         row_key, wait = await request.app.state.inbox_writer.put(event)
@@ -101,6 +102,7 @@ async def envelope_endpoint(project_id: str, request: Request) -> dict[str, str]
         content_encoding=request.headers.get("content-encoding"),
         max_compressed=MAX_COMPRESSED_BODY_BYTES,
         max_decompressed=MAX_DECOMPRESSED_BYTES,
+        timeout_s=get_settings().body_read_timeout_s,
     )
     envelope = parse_envelope(body)
     key = extract_sentry_key(
@@ -131,6 +133,7 @@ async def store_endpoint(project_id: str, request: Request) -> dict[str, str]:
         content_encoding=request.headers.get("content-encoding"),
         max_compressed=MAX_COMPRESSED_BODY_BYTES,
         max_decompressed=MAX_STORE_BODY_BYTES,
+        timeout_s=get_settings().body_read_timeout_s,
     )
     if not body.strip():
         raise BadPayload("empty body; expected one JSON event")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from app.config import get_settings
 from app.ingest.digester import DigesterConfig, digest_forever
+from app.logging_setup import configure_logging
 from app.privacy.redact import configure_redactor
 from app.runtime.gc_tuning import tune_gc_for_serving
 
 
 def run_digester(parent_pid: int | None = None) -> int:
     """Digest until SIGTERM/SIGINT, or until `parent_pid` (the API that started it) is gone."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     settings = get_settings()
     configure_redactor(settings.redact_extra_patterns, settings.redact_extra_fields)
     tune_gc_for_serving()  # it allocates even more per event than the API does

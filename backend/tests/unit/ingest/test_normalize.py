@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -66,10 +67,12 @@ def test_timestamps_rfc3339_epoch_and_fallbacks() -> None:
     assert sentry(timestamp="2026-11-30T09:08:15.123456Z").timestamp == datetime(
         2026, 11, 30, 9, 8, 15, 123456, tzinfo=UTC
     )
-    assert sentry(timestamp="2024-01-15T12:00:00+01:00").timestamp == datetime(2024, 1, 15, 11, 0, tzinfo=UTC)
+    assert sentry(timestamp="2026-11-15T12:00:00+01:00").timestamp == datetime(
+        2026, 11, 15, 11, 0, tzinfo=UTC
+    )
     assert sentry(timestamp=1796029681.995).timestamp == datetime.fromtimestamp(1796029681.995, UTC)
-    assert sentry(timestamp=1705320000000).timestamp == datetime(2024, 1, 15, 12, 0, tzinfo=UTC)  # ms
-    assert sentry(timestamp="2024-01-15 12:00:00").timestamp.tzinfo is not None
+    assert sentry(timestamp=1794744000000).timestamp == datetime(2026, 11, 15, 12, 0, tzinfo=UTC)  # ms
+    assert sentry(timestamp="2026-11-15 12:00:00").timestamp.tzinfo is not None
     for unusable in (None, "yesterday", float("nan"), float("inf"), -5, True, {"at": 1}):
         assert sentry(timestamp=unusable).timestamp == NOW
     # a client clock far ahead is not believed; a minute of drift is
@@ -77,6 +80,32 @@ def test_timestamps_rfc3339_epoch_and_fallbacks() -> None:
     assert sentry(timestamp=(NOW + timedelta(seconds=30)).isoformat()).timestamp == NOW + timedelta(
         seconds=30
     )
+
+
+@pytest.mark.parametrize(
+    ("sent", "kind"),
+    [
+        ("0001-01-01T00:00:00Z", "past_timestamp"),
+        ((NOW - timedelta(days=30, seconds=1)).isoformat(), "past_timestamp"),
+        (0, "past_timestamp"),
+        ((NOW + timedelta(minutes=1, seconds=1)).isoformat(), "future_timestamp"),
+        ("9999-12-31T23:59:59Z", "future_timestamp"),
+        ("yesterday", "invalid_data"),
+    ],
+)
+def test_a_time_outside_30_days_back_or_a_minute_ahead_becomes_the_receive_time_with_a_note(
+    sent: Any, kind: str
+) -> None:
+    for event in (sentry(timestamp=sent), seed(timestamp=sent)):
+        assert event.timestamp == NOW
+        assert event.errors == [{"type": kind, "name": "timestamp", "value": str(sent)}]
+
+
+def test_a_time_within_the_window_is_kept_without_a_note() -> None:
+    for sent in (NOW - timedelta(days=29, hours=23), NOW + timedelta(seconds=59)):
+        event = sentry(timestamp=sent.isoformat())
+        assert (event.timestamp, event.errors) == (sent, [])
+    assert sentry().errors == []  # no time sent: the receive time, and nothing to say about it
 
 
 def test_received_at_without_timezone_is_taken_as_utc() -> None:
@@ -395,7 +424,9 @@ def test_seed_example_from_the_readme() -> None:
     assert [(e.type, e.value) for e in event.exceptions] == [("Error", "Connection timeout")]
     assert event.request == {"method": "GET", "path": "/api/users", "url": "/api/users"}
     assert (event.status_code, event.level) == (500, "error")
-    assert event.timestamp == datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
+    # The README's example is dated long ago: it is stored at the receive time, with a note.
+    assert event.timestamp == NOW
+    assert event.errors == [{"type": "past_timestamp", "name": "timestamp", "value": "2024-01-15T12:00:00Z"}]
     assert event.extra == {"stack": "Error: Connection timeout"}
     assert event.needs_analysis
 
@@ -430,8 +461,8 @@ def test_seed_extra_fields_are_kept_and_project_key_is_not() -> None:
 
 
 def test_seed_timestamp_with_offset_and_garbage() -> None:
-    assert seed(timestamp="2024-01-15T13:00:00+01:00").timestamp == datetime(
-        2024, 1, 15, 13, 0, tzinfo=timezone(timedelta(hours=1))
+    assert seed(timestamp="2026-11-15T13:00:00+01:00").timestamp == datetime(
+        2026, 11, 15, 13, 0, tzinfo=timezone(timedelta(hours=1))
     )
     assert seed(timestamp="soon").timestamp == NOW
 
