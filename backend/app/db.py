@@ -8,10 +8,11 @@ dispatcher; on rollback they are dropped, so no job ever names a row that was no
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import psycopg
@@ -34,19 +35,57 @@ def _use_fast_toast(dbapi_connection: Any, _record: object) -> None:
     dbapi_connection.commit()  # a setting made in a rolled-back transaction would be undone
 
 
+# Connection attempts whose request gave up on them, held until they end (see _connect_to_completion).
+_abandoned_connects: set[asyncio.Future[Any]] = set()
+
+
+async def _connect_to_completion(conninfo: str) -> psycopg.AsyncConnection[Any]:
+    """Open a connection in a task of its own, which a cancelled request stops waiting for but does
+    not cut short.
+
+    The ingest deadline cancels requests held by a frozen server, often while the pool is opening a
+    connection for them. A connection attempt cancelled midway is left to the garbage collector, and
+    until it runs (minutes, with the serving GC settings of app/runtime/gc_tuning.py), the server
+    keeps a backend for it once it wakes: after a 10 s freeze, connections past the pool's cap that
+    nobody uses. Here the attempt runs on, bounded by connect_timeout, and a connection that opens
+    after its request left is closed at once.
+    """
+    attempt = asyncio.ensure_future(psycopg.AsyncConnection.connect(conninfo, **CONNECT_ARGS))
+    try:
+        return await asyncio.shield(attempt)
+    except asyncio.CancelledError:
+        _abandoned_connects.add(attempt)
+        attempt.add_done_callback(_close_abandoned)
+        raise
+
+
+def _close_abandoned(attempt: asyncio.Task[psycopg.AsyncConnection[Any]]) -> None:
+    _abandoned_connects.discard(attempt)
+    if attempt.cancelled() or attempt.exception() is not None:
+        return
+    # Closing a connection nobody used sends only a Terminate message: no waiting on the server.
+    closing = asyncio.ensure_future(attempt.result().close())
+    _abandoned_connects.add(closing)
+    closing.add_done_callback(_abandoned_connects.discard)
+
+
 @lru_cache
 def get_async_engine() -> AsyncEngine:
     settings = get_settings()
-    # Ingest keeps one connection per process for its group commits (app/ingest/batcher.py); the
-    # rest serve project lookups on a cache miss and the read API.
+    # Project lookups on a cache miss, the dashboard and the read API; ingest's inbox writes and
+    # the digest waiter have connections of their own. Past the 5 kept, connections opened during a
+    # burst (or while a frozen server held every request) are closed as they come back, so the
+    # count returns to what the load needs. Each API process opens at most 20 here (README,
+    # "Connections").
+    conninfo = libpq_conninfo(settings.async_database_url)
     engine = create_async_engine(
         settings.async_database_url,
-        pool_size=10,
-        max_overflow=10,
+        async_creator=partial(_connect_to_completion, conninfo),
+        pool_size=5,
+        max_overflow=15,
         pool_timeout=2,
         pool_pre_ping=False,
         pool_recycle=1800,
-        connect_args=CONNECT_ARGS,
         json_serializer=dumps_jsonb,
     )
     event.listen(engine.sync_engine, "connect", _use_fast_toast)
@@ -61,11 +100,11 @@ def get_async_sessionmaker() -> async_sessionmaker[AsyncSession]:
 @lru_cache
 def get_sync_engine() -> Engine:
     # The analysis worker runs dozens of tasks at once in the gevent pool, each taking a connection
-    # three times briefly (claim, record, result); a pool that size avoids reconnecting under load.
+    # three times briefly (claim, record, result), never across an LLM call: 20 at most serve them.
     return create_engine(
         get_settings().database_url,
-        pool_size=20,
-        max_overflow=20,
+        pool_size=5,
+        max_overflow=15,
         pool_pre_ping=True,
         connect_args=CONNECT_ARGS,
     )
@@ -133,6 +172,12 @@ def sync_session() -> Iterator[Session]:
     """A sync unit of work for callers that register no jobs."""
     with sync_unit_of_work() as work:
         yield work.session
+
+
+def api_pool_usage() -> dict[str, int]:
+    """The API pool's connections: checked out, idle in the pool, and the most it opens."""
+    pool: Any = get_async_engine().pool
+    return {"in_use": pool.checkedout(), "idle": pool.checkedin(), "cap": pool.size() + pool._max_overflow}
 
 
 async def ping_database() -> None:

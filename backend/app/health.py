@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.config import get_settings
-from app.db import ping_database
+from app.db import api_pool_usage, ping_database
 
 router = APIRouter(tags=["health"])
 
@@ -43,6 +43,7 @@ async def _broker_ok() -> bool:
 @router.get("/readyz", summary="Readiness: database and broker reachable")
 async def readyz() -> JSONResponse:
     database, broker = await asyncio.gather(_database_ok(), _broker_ok())
+    pool = api_pool_usage()
     ok = database and broker
-    body = {"status": "ok" if ok else "unavailable", "database": database, "broker": broker}
+    body = {"status": "ok" if ok else "unavailable", "database": database, "broker": broker, "pool": pool}
     return JSONResponse(body, status_code=200 if ok else 503)

@@ -8,6 +8,7 @@ event we do not have.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,9 +48,25 @@ class LazySession:
             await self._session.commit()
 
     async def close(self) -> None:
-        """Close the session, if it was ever created."""
-        if self._session is not None:
-            await self._session.close()
+        """Close the session, if it was ever created, even if this request is cancelled meanwhile.
+
+        The ingest deadline cancels a request stuck on a frozen server, and may do so while the
+        session returns its connection (a rollback the server does not answer). Cut off there, the
+        connection is neither back in the pool nor closed, and stays open on the server long after it
+        wakes: a leak past the pool's cap. So the close goes on in a task of its own, which the
+        request stops waiting for when cancelled, and which ends once the server answers (the
+        connection goes back to the pool) or the connection fails (it is discarded).
+        """
+        if self._session is None:
+            return
+        closing = asyncio.ensure_future(self._session.close())
+        _closing.add(closing)
+        closing.add_done_callback(_closing.discard)
+        await asyncio.shield(closing)
+
+
+# Closes still running after their request gave up on them (held here so they are not collected).
+_closing: set[asyncio.Future[None]] = set()
 
 
 @asynccontextmanager
