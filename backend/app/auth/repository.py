@@ -1,14 +1,16 @@
-"""Queries over users, login sessions and API tokens."""
+"""Queries over users, project memberships, login sessions and API tokens."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
-from app.models import ApiToken, Project, User, UserSession
+from app.models import ApiToken, Project, ProjectMember, User, UserSession
 
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -32,6 +34,75 @@ def sync_add_user(session: Session, user: User) -> None:
     """Insert a new user (its id is set on return)."""
     session.add(user)
     session.flush()
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User | None:
+    """The user with this id."""
+    return await session.get(User, user_id)
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    """Every user, oldest first."""
+    return list(await session.scalars(select(User).order_by(User.id)))
+
+
+async def add_user(session: AsyncSession, user: User) -> None:
+    """Insert a new user (its id is set on return)."""
+    session.add(user)
+    await session.flush()
+
+
+# -- project memberships --------------------------------------------------------------------------
+
+
+async def member_project_ids(session: AsyncSession, user_id: int) -> frozenset[int]:
+    """The projects a user belongs to."""
+    stmt = select(ProjectMember.project_id).where(ProjectMember.user_id == user_id)
+    return frozenset(await session.scalars(stmt))
+
+
+def sync_member_project_ids(session: Session, user_id: int) -> frozenset[int]:
+    """`member_project_ids` in a sync session."""
+    stmt = select(ProjectMember.project_id).where(ProjectMember.user_id == user_id)
+    return frozenset(session.scalars(stmt))
+
+
+async def memberships(session: AsyncSession) -> dict[int, list[int]]:
+    """Every user's projects: user id -> project ids, in project order."""
+    rows = await session.execute(
+        select(ProjectMember.user_id, ProjectMember.project_id).order_by(ProjectMember.project_id)
+    )
+    found: dict[int, list[int]] = {}
+    for user_id, project_id in rows:
+        found.setdefault(user_id, []).append(project_id)
+    return found
+
+
+def _add_members_stmt(user_id: int, project_ids: list[int]) -> ReturningInsert[tuple[int]]:
+    rows = [{"user_id": user_id, "project_id": p} for p in project_ids]
+    return (
+        insert(ProjectMember)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["project_id", "user_id"])
+        .returning(ProjectMember.project_id)
+    )
+
+
+async def add_members(session: AsyncSession, user_id: int, project_ids: list[int]) -> set[int]:
+    """Make the user a member of these (existing) projects; returns those it was not a member of yet."""
+    if not project_ids:
+        return set()
+    return set(await session.scalars(_add_members_stmt(user_id, project_ids)))
+
+
+def sync_add_members(session: Session, user_id: int, project_ids: list[int]) -> set[int]:
+    """`add_members` in a sync session."""
+    if not project_ids:
+        return set()
+    return set(session.scalars(_add_members_stmt(user_id, project_ids)))
+
+
+# -- projects and tokens ----------------------------------------------------------------------------
 
 
 async def existing_project_ids(session: AsyncSession, project_ids: list[int]) -> set[int]:
