@@ -37,7 +37,7 @@ os.environ.update(
     }
 )
 
-TABLES = "ingest_inbox, error_events, issue_analyses, issues, api_tokens, users, projects"
+TABLES = "ingest_inbox, error_events, issue_analyses, issues, api_tokens, users, projects, login_failures"
 
 
 def runs_only_unit_tests(config: pytest.Config) -> bool:

@@ -35,7 +35,9 @@ from app.auth.service import (
     load_session,
     open_session,
 )
+from app.auth.throttle import LoginAttempt, LoginThrottled, count_attempt, succeeded
 from app.auth.tokens import new_secret
+from app.db import unit_of_work
 from app.errors import AppError
 from app.events.model import NormalizedEvent
 from app.issues import repository as issues
@@ -78,7 +80,12 @@ def safe_next(target: str | None) -> str:
 
 
 def _login_page(
-    request: Request, *, error: str | None = None, status_code: int = 200, email: str = ""
+    request: Request,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    email: str = "",
+    headers: dict[str, str] | None = None,
 ) -> Response:
     raw = unsign("login", request.cookies.get(LOGIN_CSRF_COOKIE), LOGIN_CSRF_MAX_AGE_S) or new_secret()
     next_url = safe_next(request.query_params.get("next"))
@@ -89,7 +96,13 @@ def _login_page(
         status_code,
     )
     set_cookie(response, LOGIN_CSRF_COOKIE, sign("login", raw), LOGIN_CSRF_MAX_AGE_S)
+    response.headers.update(headers or {})
     return response
+
+
+def _wait_text(seconds: int) -> str:
+    minutes = -(-seconds // 60)
+    return f"{seconds} seconds" if seconds < 60 else f"{minutes} minute{'s' if minutes > 1 else ''}"
 
 
 @router.get("/login")
@@ -110,13 +123,24 @@ async def login(
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/projects",
 ) -> Response:
-    """Check the form's CSRF token and the password, then open a session."""
+    """Check the form's CSRF token, the throttle (app/auth/throttle.py) and the password, then open a
+    session. The attempt is counted in its own transaction, committed before the password is checked."""
     expected = unsign("login", request.cookies.get(LOGIN_CSRF_COOKIE), LOGIN_CSRF_MAX_AGE_S)
     if not same_token(expected, csrf_token):
         return _login_page(request, error="The form expired. Please try again.", status_code=403, email=email)
+    attempt = LoginAttempt(email, request.client.host if request.client else "unknown")
+    try:
+        async with unit_of_work() as counting:
+            await count_attempt(counting.session, attempt)
+    except LoginThrottled as exc:
+        wait = exc.retry_after_s
+        message = f"Too many failed logins. Try again in {_wait_text(wait)}."
+        headers = {"Retry-After": str(wait)}
+        return _login_page(request, error=message, status_code=429, email=email, headers=headers)
     user = await authenticate(session, email, password)
     if user is None:
         return _login_page(request, error="Wrong email or password.", status_code=401, email=email)
+    await succeeded(session, attempt)
     opened = await open_session(session, user)
     response = redirect(safe_next(next))
     set_cookie(response, SESSION_COOKIE, sign("session", opened.cookie_token), opened.max_age_s)
