@@ -39,6 +39,7 @@ from app.web.access import AdminOnly, PageNotFound, handle_admin_only, handle_pa
 from app.web.docs import router as docs_router
 from app.web.endpoints import router as web_router
 from app.web.rendering import STATIC_DIR, render
+from app.web.security_headers import SecurityHeaders
 
 logger = logging.getLogger("app")
 
@@ -142,6 +143,7 @@ def create_app() -> FastAPI:
         openapi_url=None,
     )
     app.add_middleware(CORSMiddleware, **CORS_OPTIONS)
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(AppError, handle_app_error)
     app.add_exception_handler(IngestError, handle_ingest_error)
     app.add_exception_handler(LoginRequired, handle_login_required)
