@@ -256,9 +256,16 @@ class TokenScope:
 
 
 async def authenticate_token(session: AsyncSession, bearer: str) -> TokenScope | None:
-    """The scope of an active API token, or None; records its use."""
+    """The scope of an active API token, or None; records its use. A member's token is limited to
+    the projects its owner belongs to now; an admin's or an ownerless (CLI) token to its own list."""
     token = await repository.get_active_token(session, token_hash(bearer))
     if token is None:
         return None
     await repository.touch_token(session, token.id)
-    return TokenScope(token.id, tuple(token.project_ids))
+    project_ids = tuple(token.project_ids)
+    owner = await repository.get_user(session, token.user_id) if token.user_id is not None else None
+    if owner is not None and not owner.is_admin:
+        # A member's token reads only what its owner still may: not a project they have left.
+        still = await repository.member_project_ids(session, owner.id)
+        project_ids = tuple(p for p in project_ids if p in still)
+    return TokenScope(token.id, project_ids)

@@ -8,7 +8,9 @@ import re
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from app.db import get_sync_engine
 from app.models import Project
 from tests.support.dashboard import (
     PASSWORD,
@@ -117,6 +119,13 @@ def test_a_member_sees_only_their_project_everywhere(live_server, setup):
     assert [p["name"] for p in reader.get("/api/v1/projects").json()] == ["shop"]
     assert reader.get(f"/api/v1/issues/{billing_issue}").status_code == 404
     assert reader.get(f"/api/v1/projects/{billing.id}/issues").status_code == 404
+    # A member who leaves the project no longer reads it with their token either.
+    assert reader.get(f"/api/v1/issues/{shop_issue}").status_code == 200
+    with get_sync_engine().begin() as conn:
+        conn.execute(text("DELETE FROM project_members"))
+    assert reader.get(f"/api/v1/issues/{shop_issue}").status_code == 404
+    assert reader.get("/api/v1/projects").json() == []
+    assert client.get(f"/issues/{shop_issue}").status_code == 404  # nor on the dashboard
 
 
 def test_an_admin_sees_and_acts_on_every_project(live_server, setup):
