@@ -1,4 +1,6 @@
-"""`python -m app …`: up, migrate, create-project, create-user, create-token, sweep, reanalyse.
+"""`python -m app …`: up, migrate, create-project, create-user, add-member, create-token, sweep,
+reanalyse. Whoever runs these on the server acts as an admin: they create projects, users and
+memberships. Bad input is one `error: …` line on stderr and exit status 1.
 
 Each command imports what it uses when it runs (none of these imports hides a cycle): a command
 starts in a fraction of the time the whole app takes to import, which matters to `sweep` run from
@@ -52,13 +54,34 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     password = args.password or secrets.token_urlsafe(12)
     try:
         with sync_session() as session:
-            user = create_user(session, args.email, password, is_admin=args.admin)
+            user = create_user(
+                session, args.email, password, is_admin=args.admin, project_ids=args.project or []
+            )
     except AppError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    print(f"user {user.email!r} (id {user.id}{', admin' if user.is_admin else ''})")
+    role = "admin" if user.is_admin else f"member of project(s) {', '.join(map(str, args.project or []))}"
+    if not user.is_admin and not args.project:
+        role = "member of no project yet (python -m app add-member)"
+    print(f"user {user.email!r} (id {user.id}, {role})")
     if not args.password:
         print(f"password: {password}")
+    return 0
+
+
+def cmd_add_member(args: argparse.Namespace) -> int:
+    from app.auth.service import sync_add_member
+    from app.db import sync_session
+    from app.errors import AppError
+
+    try:
+        with sync_session() as session:
+            made = sync_add_member(session, args.email, args.project_id)
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    already = "" if made.added else " already"
+    print(f"user {made.user.email!r} is{already} a member of project {made.project_id}")
     return 0
 
 
@@ -69,7 +92,7 @@ def cmd_create_token(args: argparse.Namespace) -> int:
 
     try:
         with sync_session() as session:
-            made = sync_create_api_token(session, args.name, args.project)
+            made = sync_create_api_token(session, args.name, args.project, owner_email=args.user)
             projects = ", ".join(map(str, made.token.project_ids))
     except AppError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -149,12 +172,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     user.add_argument("email")
     user.add_argument("--password", help="at least 8 characters; default: a random one, printed")
-    user.add_argument("--admin", action="store_true", help="may see and revoke every API token")
+    user.add_argument("--admin", action="store_true", help="sees and manages every project, user and token")
+    user.add_argument(
+        "--project", type=int, nargs="+", metavar="ID", help="make the user a member of these projects"
+    )
     user.set_defaults(func=cmd_create_user)
+
+    member = sub.add_parser("add-member", help="make a user a member of a project")
+    member.add_argument("email")
+    member.add_argument("project_id", type=int)
+    member.set_defaults(func=cmd_add_member)
 
     token = sub.add_parser("create-token", help="create a read-API token for projects (printed once)")
     token.add_argument("name")
     token.add_argument("--project", type=int, nargs="+", required=True, metavar="ID", help="project ids")
+    token.add_argument(
+        "--user", metavar="EMAIL", help="the token's owner; a member may name only their own projects"
+    )
     token.set_defaults(func=cmd_create_token)
 
     sub.add_parser("sweep", help="re-enqueue stale pending analyses once").set_defaults(func=cmd_sweep)

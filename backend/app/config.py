@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     auto_create_projects: bool = True
     auto_create_max_projects: int = Field(default=20, ge=0)
     secret_key: str = "dev-insecure-change-me"  # signs session cookies and CSRF tokens
-    secure_cookies: bool = False  # set true behind HTTPS
+    # Session and CSRF cookies are sent only over HTTPS. Unset: on exactly when PUBLIC_URL is https.
+    secure_cookies: bool | None = None
 
     # Analysis. LLM_PROVIDER picks who writes analyses: `heuristic` (the default: offline, rule-based,
     # free), `openai` (any OpenAI-compatible server) or `anthropic`.
@@ -148,6 +149,12 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
         return to_sqlalchemy_url(value)
+
+    @model_validator(mode="after")
+    def _secure_cookies_follow_public_url(self) -> Settings:
+        if self.secure_cookies is None:
+            self.secure_cookies = self.public_url.strip().lower().startswith("https://")
+        return self
 
     @model_validator(mode="after")
     def _default_broker(self) -> Settings:

@@ -38,9 +38,11 @@ from app.jobs import JobDispatcher, install_dispatcher
 from app.logging_setup import configure_logging
 from app.pg import libpq_url
 from app.runtime.gc_tuning import tune_gc_for_serving
+from app.web.access import AdminOnly, PageNotFound, handle_admin_only, handle_page_not_found
 from app.web.docs import router as docs_router
 from app.web.endpoints import router as web_router
 from app.web.rendering import STATIC_DIR, render
+from app.web.security_headers import SecurityHeaders
 
 logger = logging.getLogger("app")
 
@@ -158,10 +160,13 @@ def create_app() -> FastAPI:
         openapi_url=None,
     )
     app.add_middleware(CORSMiddleware, **CORS_OPTIONS)
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(AppError, handle_app_error)
     app.add_exception_handler(IngestError, handle_ingest_error)
     app.add_exception_handler(LoginRequired, handle_login_required)
     app.add_exception_handler(CsrfRejected, handle_csrf_rejected)
+    app.add_exception_handler(PageNotFound, handle_page_not_found)
+    app.add_exception_handler(AdminOnly, handle_admin_only)
     app.add_exception_handler(405, handle_method_not_allowed)
     app.add_exception_handler(DataError, handle_data_error)
     app.add_exception_handler(ClientDisconnect, handle_client_disconnect)

@@ -35,7 +35,7 @@ def unsign(purpose: str, signed: str | None, max_age_s: int) -> str | None:
 
 
 def set_cookie(response: Response, name: str, value: str, max_age_s: int) -> None:
-    """HttpOnly, SameSite=Lax, Secure when SECURE_COOKIES is on."""
+    """HttpOnly, SameSite=Lax, Secure when SECURE_COOKIES is on (by default: when PUBLIC_URL is https)."""
     response.set_cookie(
         name,
         value,
@@ -43,13 +43,13 @@ def set_cookie(response: Response, name: str, value: str, max_age_s: int) -> Non
         path="/",
         httponly=True,
         samesite="lax",
-        secure=get_settings().secure_cookies,
+        secure=bool(get_settings().secure_cookies),
     )
 
 
 def clear_cookie(response: Response, name: str) -> None:
     """Expire a cookie set by `set_cookie`."""
-    secure = get_settings().secure_cookies
+    secure = bool(get_settings().secure_cookies)
     response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=secure)
 
 

@@ -56,6 +56,14 @@ async def list_all(session: AsyncSession) -> list[Project]:
     return list(await session.scalars(select(Project).order_by(Project.id)))
 
 
+async def list_visible(session: AsyncSession, project_ids: frozenset[int] | None) -> list[Project]:
+    """The projects among `project_ids` (every project when None), in id order."""
+    stmt = select(Project).order_by(Project.id)
+    if project_ids is not None:
+        stmt = stmt.where(Project.id.in_(sorted(project_ids)))
+    return list(await session.scalars(stmt))
+
+
 async def add(session: AsyncSession, project: Project) -> None:
     """Insert a new project (its id is set on return)."""
     session.add(project)

@@ -1,5 +1,6 @@
 """Dashboard pages: login/logout, projects (with DSN and setup snippets), issues list, issue detail
-with its analysis and events, triage actions, API tokens. Every POST carries the session's CSRF token.
+with its analysis and events, triage actions, API tokens, users (admins). Every POST carries the
+session's CSRF token; every page shows only the user's projects (app/web/access.py).
 """
 
 from __future__ import annotations
@@ -24,8 +25,19 @@ from app.auth.cookies import (
     unsign,
 )
 from app.auth.dependencies import SESSION_MAX_AGE_S, CsrfUser, CurrentUser, DbSession, Work
-from app.auth.service import authenticate, close_session, create_api_token, load_session, open_session
+from app.auth.service import (
+    LoggedIn,
+    add_member,
+    authenticate,
+    close_session,
+    create_api_token,
+    create_user_async,
+    load_session,
+    open_session,
+)
+from app.auth.throttle import LoginAttempt, LoginThrottled, count_attempt, succeeded
 from app.auth.tokens import new_secret
+from app.db import unit_of_work
 from app.errors import AppError
 from app.events.model import NormalizedEvent
 from app.issues import repository as issues
@@ -33,6 +45,7 @@ from app.issues.schemas import LEVEL_CHOICES, SORT_KEYS, STATUS_CHOICES, Cursor,
 from app.issues.service import set_status
 from app.projects import repository as projects
 from app.projects.service import create_project, dsn_for
+from app.web.access import AdminUser, AdminViewer, VisibleIssue, VisibleProject, not_found
 from app.web.rendering import render
 from app.web.snippets import project_snippets
 
@@ -46,6 +59,8 @@ NOTICES = {
     "reanalyse": "A fresh analysis was requested; this page refreshes until it is ready.",
     "revoked": "Token revoked.",
     "created": "Project created.",
+    "user": "User created.",
+    "member": "Membership added.",
 }
 
 
@@ -61,16 +76,16 @@ def safe_next(target: str | None) -> str:
     return "/projects"
 
 
-def not_found(request: Request, what: str) -> Response:
-    """The 404 page."""
-    return render(request, "error.html", {"title": "Not found", "message": f"No such {what}."}, 404)
-
-
 # -- login ------------------------------------------------------------------------------------
 
 
 def _login_page(
-    request: Request, *, error: str | None = None, status_code: int = 200, email: str = ""
+    request: Request,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    email: str = "",
+    headers: dict[str, str] | None = None,
 ) -> Response:
     raw = unsign("login", request.cookies.get(LOGIN_CSRF_COOKIE), LOGIN_CSRF_MAX_AGE_S) or new_secret()
     next_url = safe_next(request.query_params.get("next"))
@@ -81,7 +96,13 @@ def _login_page(
         status_code,
     )
     set_cookie(response, LOGIN_CSRF_COOKIE, sign("login", raw), LOGIN_CSRF_MAX_AGE_S)
+    response.headers.update(headers or {})
     return response
+
+
+def _wait_text(seconds: int) -> str:
+    minutes = -(-seconds // 60)
+    return f"{seconds} seconds" if seconds < 60 else f"{minutes} minute{'s' if minutes > 1 else ''}"
 
 
 @router.get("/login")
@@ -102,13 +123,24 @@ async def login(
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/projects",
 ) -> Response:
-    """Check the form's CSRF token and the password, then open a session."""
+    """Check the form's CSRF token, the throttle (app/auth/throttle.py) and the password, then open a
+    session. The attempt is counted in its own transaction, committed before the password is checked."""
     expected = unsign("login", request.cookies.get(LOGIN_CSRF_COOKIE), LOGIN_CSRF_MAX_AGE_S)
     if not same_token(expected, csrf_token):
         return _login_page(request, error="The form expired. Please try again.", status_code=403, email=email)
+    attempt = LoginAttempt(email, request.client.host if request.client else "unknown")
+    try:
+        async with unit_of_work() as counting:
+            await count_attempt(counting.session, attempt)
+    except LoginThrottled as exc:
+        wait = exc.retry_after_s
+        message = f"Too many failed logins. Try again in {_wait_text(wait)}."
+        headers = {"Retry-After": str(wait)}
+        return _login_page(request, error=message, status_code=429, email=email, headers=headers)
     user = await authenticate(session, email, password)
     if user is None:
         return _login_page(request, error="Wrong email or password.", status_code=401, email=email)
+    await succeeded(session, attempt)
     opened = await open_session(session, user)
     response = redirect(safe_next(next))
     set_cookie(response, SESSION_COOKIE, sign("session", opened.cookie_token), opened.max_age_s)
@@ -135,43 +167,42 @@ async def home(_user: CurrentUser) -> Response:
 
 
 async def _projects_page(
-    request: Request, session: DbSession, error: str | None = None, status: int = 200
+    request: Request, session: DbSession, user: LoggedIn, error: str | None = None, status: int = 200
 ) -> Response:
-    all_projects = await projects.list_all(session)
-    cards = [{"project": p, "dsn": dsn_for(p), "snippets": project_snippets(p)} for p in all_projects]
+    shown = await projects.list_visible(session, user.project_ids)
+    cards = [{"project": p, "dsn": dsn_for(p), "snippets": project_snippets(p)} for p in shown]
     return render(request, "projects.html", {"cards": cards, "error": error}, status)
 
 
 @router.get("/projects")
-async def projects_page(request: Request, session: DbSession, _user: CurrentUser) -> Response:
-    """Every project with its DSN and setup snippets."""
-    return await _projects_page(request, session)
+async def projects_page(request: Request, session: DbSession, user: CurrentUser) -> Response:
+    """The user's projects (every project for an admin) with their DSN and setup snippets."""
+    return await _projects_page(request, session, user)
 
 
 @router.post("/projects")
 async def create_project_form(
-    request: Request, session: DbSession, _user: CsrfUser, name: Annotated[str, Form()] = ""
+    request: Request, session: DbSession, user: AdminUser, name: Annotated[str, Form()] = ""
 ) -> Response:
-    """Create a project and open its (empty) issues list."""
+    """Create a project and open its (empty) issues list (admins only)."""
     name = name.strip()
     if not name or len(name) > 200:
-        return await _projects_page(request, session, "A project name is 1 to 200 characters.", 422)
+        return await _projects_page(request, session, user, "A project name is 1 to 200 characters.", 422)
     project = await create_project(session, name)
     return redirect(f"/projects/{project.id}/issues?done=created")
 
 
 @router.get("/projects/{project_id}")
-async def project_home(project_id: int, _user: CurrentUser) -> Response:
+async def project_home(project: VisibleProject) -> Response:
     """A project opens on its issues."""
-    return redirect(f"/projects/{project_id}/issues")
+    return redirect(f"/projects/{project.id}/issues")
 
 
 @router.get("/projects/{project_id}/issues")
 async def issues_page(
     request: Request,
-    project_id: int,
+    project: VisibleProject,
     session: DbSession,
-    _user: CurrentUser,
     status: str | None = None,
     level: str | None = None,
     environment: str | None = None,
@@ -182,9 +213,7 @@ async def issues_page(
     done: str | None = None,
 ) -> Response:
     """A project's issues: filters, search, sort and keyset pages."""
-    project = await projects.get_by_id(session, project_id)
-    if project is None:
-        return not_found(request, "project")
+    project_id = project.id
     filters = IssueFilters.parse(
         status=status, level=level, environment=environment, release=release, query=q, sort=sort
     )
@@ -258,16 +287,13 @@ def _normalized(data: dict) -> NormalizedEvent | None:
 @router.get("/issues/{issue_id}")
 async def issue_page(
     request: Request,
-    issue_id: int,
+    issue: VisibleIssue,
     session: DbSession,
-    _user: CurrentUser,
     event: Annotated[int | None, Query()] = None,
     done: str | None = None,
 ) -> Response:
     """An issue: its analysis first, then an event (latest unless `event` is given) and tag breakdown."""
-    issue = await issues.get_issue(session, issue_id)
-    if issue is None:
-        return not_found(request, "issue")
+    issue_id = issue.id
     project = await projects.get_by_id(session, issue.project_id)
     assert project is not None
     shown = await issues.issue_event(session, issue_id, event)
@@ -296,9 +322,14 @@ async def issue_page(
 
 @router.post("/issues/{issue_id}/status")
 async def change_status(
-    request: Request, issue_id: int, session: DbSession, _user: CsrfUser, status: Annotated[str, Form()] = ""
+    request: Request,
+    session: DbSession,
+    _user: CsrfUser,
+    issue: VisibleIssue,
+    status: Annotated[str, Form()] = "",
 ) -> Response:
     """Resolve, ignore or reopen the issue."""
+    issue_id = issue.id
     try:
         await set_status(session, issue_id, status)
     except AppError as exc:
@@ -309,8 +340,9 @@ async def change_status(
 
 
 @router.post("/issues/{issue_id}/reanalyse")
-async def reanalyse(request: Request, issue_id: int, work: Work, _user: CsrfUser) -> Response:
+async def reanalyse(request: Request, work: Work, _user: CsrfUser, issue: VisibleIssue) -> Response:
     """Ask for a fresh analysis (queued once the request's unit of work commits)."""
+    issue_id = issue.id
     try:
         await request_reanalysis(work, issue_id)
     except AppError as exc:
@@ -326,22 +358,22 @@ async def reanalyse(request: Request, issue_id: int, work: Work, _user: CsrfUser
 async def _tokens_page(
     request: Request,
     session: DbSession,
-    user_id: int | None,
+    user: LoggedIn,
     *,
     new_token: str | None = None,
     notice: str | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    tokens = await auth_repository.list_tokens(session, user_id)
-    all_projects = await projects.list_all(session)
-    names = {p.id: p.name for p in all_projects}
+    tokens = await auth_repository.list_tokens(session, None if user.is_admin else user.user_id)
+    shown = await projects.list_visible(session, user.project_ids)
+    names = {p.id: p.name for p in shown}
     return render(
         request,
         "tokens.html",
         {
             "tokens": tokens,
-            "projects": all_projects,
+            "projects": shown,
             "names": names,
             "new_token": new_token,
             "error": error,
@@ -356,8 +388,7 @@ async def tokens_page(
     request: Request, session: DbSession, user: CurrentUser, done: str | None = None
 ) -> Response:
     """The user's API tokens (every token for an admin) and the form to make one."""
-    scope = None if user.is_admin else user.user_id
-    return await _tokens_page(request, session, scope, notice=NOTICES.get(done or ""))
+    return await _tokens_page(request, session, user, notice=NOTICES.get(done or ""))
 
 
 @router.post("/tokens")
@@ -368,13 +399,14 @@ async def create_token_form(
     name: Annotated[str, Form()] = "",
     project: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
-    """Make a token and show it once."""
-    scope = None if user.is_admin else user.user_id
+    """Make a token for some of the user's projects and show it once."""
     try:
-        made = await create_api_token(session, name, project or [], user_id=user.user_id)
+        made = await create_api_token(
+            session, name, project or [], user_id=user.user_id, allowed=user.project_ids
+        )
     except AppError as exc:
-        return await _tokens_page(request, session, scope, error=exc.message, status_code=exc.status_code)
-    return await _tokens_page(request, session, scope, new_token=made.secret, status_code=201)
+        return await _tokens_page(request, session, user, error=exc.message, status_code=exc.status_code)
+    return await _tokens_page(request, session, user, new_token=made.secret, status_code=201)
 
 
 @router.post("/tokens/{token_id}/revoke")
@@ -382,3 +414,72 @@ async def revoke_token_form(token_id: int, session: DbSession, user: CsrfUser) -
     """Revoke a token (the user's own; any for an admin)."""
     await auth_repository.revoke_token(session, token_id, None if user.is_admin else user.user_id)
     return redirect("/tokens?done=revoked")
+
+
+# -- users and memberships (admins) ---------------------------------------------------------------
+
+
+async def _users_page(
+    request: Request,
+    session: DbSession,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    all_projects = await projects.list_visible(session, None)
+    return render(
+        request,
+        "users.html",
+        {
+            "users": await auth_repository.list_users(session),
+            "memberships": await auth_repository.memberships(session),
+            "projects": all_projects,
+            "names": {p.id: p.name for p in all_projects},
+            "notice": notice,
+            "error": error,
+        },
+        status_code,
+    )
+
+
+@router.get("/users")
+async def users_page(
+    request: Request, session: DbSession, _admin: AdminViewer, done: str | None = None
+) -> Response:
+    """Every user with their projects, and the forms to add users and memberships (admins only)."""
+    return await _users_page(request, session, notice=NOTICES.get(done or ""))
+
+
+@router.post("/users")
+async def create_user_form(
+    request: Request,
+    session: DbSession,
+    _admin: AdminUser,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    admin: Annotated[bool, Form()] = False,
+    project: Annotated[list[int] | None, Form()] = None,
+) -> Response:
+    """Create a user, an admin or a member of the chosen projects (admins only)."""
+    try:
+        await create_user_async(session, email, password, is_admin=admin, project_ids=project or [])
+    except AppError as exc:
+        return await _users_page(request, session, error=exc.message, status_code=exc.status_code)
+    return redirect("/users?done=user")
+
+
+@router.post("/members")
+async def add_member_form(
+    request: Request,
+    session: DbSession,
+    _admin: AdminUser,
+    user: Annotated[int, Form()] = 0,
+    project: Annotated[int, Form()] = 0,
+) -> Response:
+    """Make a user a member of a project (admins only)."""
+    try:
+        await add_member(session, user, project)
+    except AppError as exc:
+        return await _users_page(request, session, error=exc.message, status_code=exc.status_code)
+    return redirect("/users?done=member")

@@ -21,17 +21,9 @@ from starlette.responses import Response
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 
-SECURITY_HEADERS = {
-    # No inline script or style at all: even an escaping bug could not run injected code.
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+# Pages are personal: never kept by a shared cache. (The security headers every answer carries are
+# added by app/web/security_headers.py.)
+PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 _LIST_ITEM = re.compile(r"^(?:(?P<bullet>[-*•])|(?P<number>\d{1,3})[.)])\s+(?P<text>.*)$")
@@ -215,10 +207,10 @@ templates = Jinja2Templates(env=_environment())
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    """A page with the security headers every dashboard page carries."""
+    """A page (never cached), with the logged-in user and their CSRF token in its context."""
     user = getattr(request.state, "user", None)
     response = templates.TemplateResponse(
         request, name, {"user": user, "csrf_token": user.csrf_token if user else "", **context}, status_code
     )
-    response.headers.update(SECURITY_HEADERS)
+    response.headers.update(PAGE_HEADERS)
     return response

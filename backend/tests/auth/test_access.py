@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
 
+import app.web
 from app.config import get_settings
 from app.main import create_app
 from tests.support.dashboard import PASSWORD, csrf_of, login, make_project, make_user, send_seed
@@ -217,10 +219,57 @@ def test_state_changes_without_the_csrf_token_are_refused(live_server, path, dat
     assert ok.status_code in (201, 303)
 
 
-def test_pages_carry_a_strict_content_security_policy(live_server):
+def test_every_answer_carries_the_security_headers(live_server):
     make_user()
     make_project("csp")
-    page = login(live_server.url).get("/projects")
-    csp = page.headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
-    assert page.headers["x-frame-options"] == "DENY"
+    client = login(live_server.url)
+    answers = {
+        "page": client.get("/projects"),
+        "login page": httpx.get(f"{live_server.url}/login"),
+        "redirect to login": httpx.get(f"{live_server.url}/projects", follow_redirects=False),
+        "404 page": client.get("/issues/999"),
+        "403 page": client.post("/logout"),  # no CSRF token
+        "static file": httpx.get(f"{live_server.url}/static/app.js"),
+        "read API": httpx.get(f"{live_server.url}/api/v1/projects"),
+    }
+    for what, answer in answers.items():
+        csp = answer.headers.get("content-security-policy", "")
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp, what
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, what
+        assert answer.headers["x-content-type-options"] == "nosniff", what
+        assert answer.headers["referrer-policy"] == "same-origin", what
+        assert answer.headers["x-frame-options"] == "DENY", what
+    assert answers["page"].headers["cache-control"] == "no-store"
+
+
+def test_templates_hold_no_inline_script_or_style():
+    templates = Path(app.web.__file__).parent / "templates"
+    for template in templates.glob("*.html"):
+        source = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", source), template.name
+        assert not re.search(r"\son[a-z]+\s*=", source), template.name  # onclick=, onload=, ...
+        assert not re.search(r"<style|\sstyle\s*=", source), template.name
+        assert "javascript:" not in source, template.name
+
+
+@pytest.mark.parametrize(
+    ("public_url", "setting", "secure"),
+    [
+        ("https://errors.example.com", None, True),
+        ("http://localhost:8000", None, False),
+        ("https://errors.example.com", "false", False),  # an explicit setting wins
+        ("http://localhost:8000", "true", True),
+    ],
+)
+def test_cookies_are_secure_by_default_when_public_url_is_https(
+    live_server, monkeypatch, public_url, setting, secure
+):
+    monkeypatch.setenv("PUBLIC_URL", public_url)
+    if setting is None:
+        monkeypatch.delenv("SECURE_COOKIES", raising=False)
+    else:
+        monkeypatch.setenv("SECURE_COOKIES", setting)
+    get_settings.cache_clear()
+    form = httpx.get(f"{live_server.url}/login")
+    cookie = next(c for c in form.headers.get_list("set-cookie") if c.startswith("fl_login_csrf="))
+    assert ("Secure" in cookie) is secure, cookie

@@ -33,9 +33,17 @@ def log_in(page: Page, base: str, shot: str | None = None) -> None:
     expect(page).to_have_url(f"{base}/projects")
 
 
+def refused_by_csp(page: Page) -> list[str]:
+    """Collects what the Content-Security-Policy blocks on this page (Chromium logs each refusal)."""
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    return refused
+
+
 def test_log_in_see_an_issue_appear_read_its_analysis_resolve_and_see_it_regress(live_server, worker, page):
     base = live_server.url
     make_user()
+    refused = refused_by_csp(page)
     log_in(page, base, "login")
 
     page.get_by_placeholder("New project name").fill("checkout")
@@ -84,6 +92,7 @@ def test_log_in_see_an_issue_appear_read_its_analysis_resolve_and_see_it_regress
     expect(page.locator(row)).to_contain_text("regressed")
     expect(page.locator(row)).to_contain_text("2 events")
     screenshot(page, "issues_list")
+    assert refused == []  # every page rendered and worked under the policy
 
 
 def test_screenshots_of_a_rich_issue_tokens_and_a_phone(live_server, worker, page, browser):
@@ -98,6 +107,7 @@ def test_screenshots_of_a_rich_issue_tokens_and_a_phone(live_server, worker, pag
     )
     issue_id = scalar("SELECT id FROM issues WHERE title LIKE 'CheckoutError%'")
     wait_until(lambda: scalar("SELECT count(*) FROM issue_analyses WHERE status = 'done'") == 2, timeout_s=30)
+    refused = refused_by_csp(page)
     log_in(page, base)
     page.goto(f"{base}/issues/{issue_id}")
     expect(page.locator(".frame.in-app").first).to_be_visible()
@@ -112,6 +122,10 @@ def test_screenshots_of_a_rich_issue_tokens_and_a_phone(live_server, worker, pag
     page.get_by_role("button", name="Create token").click()
     expect(page.locator("#new-token")).to_contain_text("flt_")
     screenshot(page, "tokens")
+    page.goto(f"{base}/users")
+    expect(page.get_by_role("heading", name="Add a user")).to_be_visible()
+    screenshot(page, "users")
+    assert refused == []
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     mobile = phone.new_page()

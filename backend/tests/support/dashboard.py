@@ -19,9 +19,16 @@ PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def make_user(email: str = "dev@example.com", password: str = PASSWORD, *, admin: bool = False) -> int:
+def make_user(
+    email: str = "dev@example.com",
+    password: str = PASSWORD,
+    *,
+    admin: bool = True,
+    projects: tuple[int, ...] = (),
+) -> int:
+    """A dashboard user: an admin (sees every project) unless `admin=False`, then a member of `projects`."""
     with sync_session() as session:
-        return create_user(session, email, password, is_admin=admin).id
+        return create_user(session, email, password, is_admin=admin, project_ids=projects).id
 
 
 def make_project(name: str) -> Project:
@@ -40,9 +47,15 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def login(base_url: str, email: str = "dev@example.com", password: str = PASSWORD) -> httpx.Client:
-    """A client holding a logged-in session (cookies), as a browser would after the login form."""
-    client = httpx.Client(base_url=base_url, timeout=10)
+def login(
+    base_url: str, email: str = "dev@example.com", password: str = PASSWORD, *, client_ip: str | None = None
+) -> httpx.Client:
+    """A client holding a logged-in session (cookies), as a browser would after the login form.
+
+    `client_ip`: the address the server sees (sent as X-Forwarded-For, which uvicorn takes from a
+    proxy on 127.0.0.1)."""
+    headers = {"X-Forwarded-For": client_ip} if client_ip else {}
+    client = httpx.Client(base_url=base_url, timeout=10, headers=headers)
     form = client.get("/login")
     answer = client.post(
         "/login", data={"email": email, "password": password, "csrf_token": csrf_of(form.text)}
