@@ -54,9 +54,11 @@ def test_log_in_see_an_issue_appear_read_its_analysis_resolve_and_see_it_regress
     expect(page.locator("#project-1")).to_contain_text("http://")
     screenshot(page, "projects")
     page.get_by_role("link", name="checkout").click()
+    key = scalar("SELECT public_key FROM projects WHERE name = 'checkout'")  # shown on the projects page
+    expect(page.locator("body")).to_contain_text(key)
 
     sent = send_seed(
-        base, project_key="checkout", message="Database connection failed", stack="Error: Connection timeout"
+        base, project_key=key, message="Database connection failed", stack="Error: Connection timeout"
     )
     row = f'[data-issue-id="{sent["issue_id"]}"]'
     reload_until_visible(page, row)
@@ -76,9 +78,7 @@ def test_log_in_see_an_issue_appear_read_its_analysis_resolve_and_see_it_regress
     expect(page.locator(".notice")).to_contain_text("Issue resolved")
     expect(page.locator(".issue-head .status")).to_have_text("resolved")
 
-    send_seed(
-        base, project_key="checkout", message="Database connection failed", stack="Error: Connection timeout"
-    )
+    send_seed(base, project_key=key, message="Database connection failed", stack="Error: Connection timeout")
     page.reload()
     expect(page.locator(".issue-head .status")).to_have_text("unresolved")
     expect(page.locator(".issue-head .regressed")).to_be_visible()
@@ -101,9 +101,10 @@ def test_screenshots_of_a_rich_issue_tokens_and_a_phone(live_server, worker, pag
     project = make_project("shop")
     for tags in ({"region": "eu-west"}, {"region": "us-east"}, {"region": "eu-west"}):
         send_sentry(base, project, sentry_event(tags={**tags, "customer_tier": "gold"}))
-    send_seed(base, project_key="shop", message="Payment provider answered 502 Bad Gateway", status_code=502)
+    key = project.public_key
+    send_seed(base, project_key=key, message="Payment provider answered 502 Bad Gateway", status_code=502)
     send_seed(
-        base, project_key="shop", message="Not found: /api/items/42", status_code=404, path="/api/items/42"
+        base, project_key=key, message="Not found: /api/items/42", status_code=404, path="/api/items/42"
     )
     issue_id = scalar("SELECT id FROM issues WHERE title LIKE 'CheckoutError%'")
     wait_until(lambda: scalar("SELECT count(*) FROM issue_analyses WHERE status = 'done'") == 2, timeout_s=30)
