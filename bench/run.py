@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import socket
 import statistics
 import subprocess
@@ -544,6 +545,8 @@ def combine_loads(loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table; record it."""
     argv = sys.argv[1:] if argv is None else argv
+    # SIGTERM ends the run as Ctrl-C does: each peer's `finally` runs its stop command.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=5000, help="E: events per load")
     ap.add_argument("--connections", type=int, default=16, help="N: keep-alive connections")

@@ -1,4 +1,4 @@
-"""`python -m app …`: up, migrate, create-project, create-user, add-member, create-token, sweep,
+"""`python -m app …`: up, env, migrate, create-project, create-user, add-member, create-token, sweep,
 reanalyse. Whoever runs these on the server acts as an admin: they create projects, users and
 memberships. Bad input is one `error: …` line on stderr and exit status 1.
 
@@ -17,6 +17,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     from app.runtime.supervisor import run_up
 
     return run_up(host=args.host, port=args.port, web_workers=args.web_workers, digesters=args.digesters)
+
+
+def cmd_env(_args: argparse.Namespace) -> int:
+    from app.runtime.stack import env_command
+
+    lines, problem, code = env_command()
+    if problem:
+        print(problem, file=sys.stderr)
+    for line in lines:
+        print(line)
+    return code
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
@@ -157,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--digesters", type=int, default=1, help="processes storing the accepted events")
     up.set_defaults(func=cmd_up)
 
+    sub.add_parser(
+        "env", help='print the addresses of the stack `up` runs as export lines: eval "$(python -m app env)"'
+    ).set_defaults(func=cmd_env)
+
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
 
     digest = sub.add_parser("digest", help="store the events waiting in the inbox (any number may run)")
@@ -199,9 +214,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Servers, and commands that need no database: they may use the default DATABASE_URL.
+MAY_USE_DEFAULT_DATABASE = {"up", "env", "digest"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from app.runtime.stack import no_database_configured, unreachable_message
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    if args.command not in MAY_USE_DEFAULT_DATABASE and (problem := no_database_configured()):
+        print(problem, file=sys.stderr)
+        return 1
+    try:
+        return int(args.func(args))
+    except Exception as exc:
+        if (line := unreachable_message(exc)) is None:
+            raise
+        print(line, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

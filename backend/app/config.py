@@ -1,14 +1,83 @@
-"""The one Settings object: every tunable of Faultline, read from the environment and `.env`."""
+"""The one Settings object: every tunable of Faultline, read from the environment and `.env`.
+
+Below both, with the lowest priority, the stack file: `python -m app up` records there the addresses
+of the PostgreSQL and Redis it runs (`.data/stack.env`), so every other command (`python -m app …`,
+`celery -A app.celery_worker …`) started with DATABASE_URL / REDIS_URL unset finds that stack. A
+setting in the environment or in `.env` always wins.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+ENV_FILE = ".env"  # relative to the working directory, as pydantic-settings reads it
+# Only these come from the stack file: the addresses of the servers `up` runs.
+STACK_SETTINGS = ("DATABASE_URL", "REDIS_URL")
+SettingOrigin = Literal["environment", ".env", "stack file", "default"]
+
+
+def data_dir() -> Path:
+    """Where `up` keeps its state (`.data/` at the repository root; FAULTLINE_DATA_DIR moves it)."""
+    return Path(os.environ.get("FAULTLINE_DATA_DIR") or REPO_DIR / ".data")
+
+
+def stack_file() -> Path:
+    """The file `up` writes the addresses of its services to (mode 600), removed when it stops."""
+    return data_dir() / "stack.env"
+
+
+def read_stack_file(path: Path | None = None) -> dict[str, str]:
+    """KEY=VALUE lines of the stack file; empty when there is none."""
+    try:
+        text = (path or stack_file()).read_text()
+    except OSError:
+        return {}
+    entries = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.lstrip().startswith("#"):
+            entries[key.strip()] = value.strip()
+    return entries
+
+
+def setting_origin(name: str) -> SettingOrigin:
+    """Where the value of setting `name` (e.g. DATABASE_URL) comes from, as Settings() reads it."""
+    wanted = name.lower()
+    if any(key.lower() == wanted for key in os.environ):
+        return "environment"
+    from dotenv import dotenv_values
+
+    if any(key.lower() == wanted for key in dotenv_values(ENV_FILE)):
+        return ".env"
+    if name.upper() in read_stack_file():
+        return "stack file"
+    return "default"
+
+
+class StackFileSource(PydanticBaseSettingsSource):
+    """DATABASE_URL and REDIS_URL from the stack file, below the environment and `.env`."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return read_stack_file().get(field_name.upper()), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        entries = read_stack_file()
+        return {key.lower(): entries[key] for key in STACK_SETTINGS if entries.get(key)}
 
 
 def to_sqlalchemy_url(url: str, *, driver: str = "psycopg") -> str:
@@ -38,7 +107,24 @@ def split_setting(value: str | list[str] | None) -> list[str]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+            StackFileSource(settings_cls),
+        )
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/faultline"
     redis_url: str = "redis://127.0.0.1:6379/0"

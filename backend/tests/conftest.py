@@ -11,6 +11,8 @@ and starts no embedded one; tests/unit/conftest.py makes any connection attempt 
 from __future__ import annotations
 
 import os
+import signal
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,12 +25,19 @@ from app.db import get_sync_engine
 from app.projects.cache import project_cache
 from app.runtime.migrate import upgrade_head
 from tests.support.processes import LiveServer, WorkerProcess
-from tests.support.services import fresh_database, resolve_postgres_server, resolve_redis_url
+from tests.support.services import (
+    fresh_database,
+    resolve_postgres_server,
+    resolve_redis_url,
+    stop_started_servers,
+)
 
 UNIT_DIR = Path(__file__).resolve().parent / "unit"
 
 os.environ.update(
     {
+        # Never the checkout's .data/ (a `make run` there, its stack file): `up` in a test gets its own.
+        "FAULTLINE_DATA_DIR": os.path.join(tempfile.gettempdir(), f"faultline-test-data-{os.getpid()}"),
         "PUBLIC_URL": "http://testserver.local:9000",
         "LLM_PROVIDER": "heuristic",
         "AUTO_CREATE_PROJECTS": "true",
@@ -50,7 +59,14 @@ def runs_only_unit_tests(config: pytest.Config) -> bool:
     return bool(paths) and all(path.is_relative_to(UNIT_DIR) for path in paths)
 
 
+def _interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM (a CI timeout, `kill`) ends the run as Ctrl-C does: fixtures' finalizers stop the
+    # servers and processes they started instead of dying with them still running.
+    signal.signal(signal.SIGTERM, _interrupted)
     if runs_only_unit_tests(config):
         return
     database_url = fresh_database(resolve_postgres_server())
@@ -58,6 +74,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url})
     get_settings.cache_clear()
     upgrade_head(database_url)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stop_started_servers()
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from app.runtime.embedded import wait_for_port
+from app.runtime.lifeline import die_with_parent
 from tests.support.processes import ARTIFACTS, BACKEND_DIR, free_port
 
 TABLES = "ingest_inbox, error_events, issue_analyses, issues, api_tokens, users, projects"
@@ -52,7 +53,7 @@ class OwnRedis:
         self.process = subprocess.Popen(
             [_redis_binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.workdir),
              "--save", "", "--appendonly", "no", "--logfile", str(self.workdir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent(signal.SIGKILL),
         )  # fmt: skip
         wait_for_port("127.0.0.1", self.port, timeout_s=15, process=self.process)
         return self
@@ -155,7 +156,10 @@ def wait_for_http(url: str, timeout_s: float, process: subprocess.Popen[bytes]) 
 
 
 class ChildProcess:
-    """A child process in its own session (so a kill reaches its children) logging to tests/artifacts."""
+    """A child process in its own session (so a kill reaches its children) logging to tests/artifacts.
+
+    It dies with the test process (a parent-death signal), and stopping or killing it also ends its
+    descendants that run in process groups of their own (those of `python -m app up`)."""
 
     def __init__(self, argv: list[str], env: dict[str, str], log_name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -163,8 +167,9 @@ class ChildProcess:
         self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the child
         self.process = subprocess.Popen(
-            argv, cwd=BACKEND_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            argv, cwd=BACKEND_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGTERM),
+        )  # fmt: skip
 
     @property
     def pid(self) -> int:
@@ -187,21 +192,30 @@ class ChildProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def descendants(self) -> list[psutil.Process]:
+        with contextlib.suppress(psutil.Error):
+            return psutil.Process(self.process.pid).children(recursive=True)
+        return []
+
     def kill_group(self) -> None:
         """SIGKILL the process and everything it started."""
+        below = self.descendants()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
+        _kill_all(below)
 
     def stop(self) -> None:
+        below = self.descendants()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(20)
+                self.process.wait(60)
             except subprocess.TimeoutExpired:
                 self.kill_group()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)  # leftovers of the group, if any
+        _kill_all(below)
 
     def rss_bytes(self) -> int:
         return int(psutil.Process(self.process.pid).memory_info().rss)
@@ -214,6 +228,14 @@ class ChildProcess:
                 if process.cmdline()[1:4] == ["-m", "app", "digest"]:
                     found.append(process)
         return found
+
+
+def _kill_all(processes: list[psutil.Process]) -> None:
+    """SIGKILL those still running and wait for them (a process that is gone is fine)."""
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(processes, timeout=10)
 
 
 class Stack:

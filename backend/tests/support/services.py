@@ -3,21 +3,39 @@
 Order: TEST_DATABASE_URL / TEST_REDIS_URL if set; else the machine's 127.0.0.1 services if they
 answer; else the embedded PostgreSQL and Valkey from PyPI under a temp directory. The suite gets a
 database of its own (dropped and re-created per run) and a Redis database index of its own.
+
+Embedded servers started here die with the test process: they are its children, bound to it with a
+parent-death signal (app/runtime/lifeline.py), and stopped cleanly at exit (stop_started_servers,
+called from pytest_unconfigure and atexit), so no run leaves one behind, however it ends.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import socket
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 from sqlalchemy import make_url
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
+
+
+_started: list[Any] = []  # EmbeddedPostgres / EmbeddedValkey, in start order
+
+
+def stop_started_servers() -> None:
+    """Stop the embedded servers this process started, the broker first (idempotent)."""
+    while _started:
+        _started.pop().stop()
+
+
+atexit.register(stop_started_servers)
 
 
 def _answers(host: str, port: int) -> bool:
@@ -41,8 +59,9 @@ def resolve_postgres_server() -> str:
         return "postgresql://postgres@127.0.0.1:5432/postgres"
     from app.runtime.embedded import start_postgres
 
-    url, _server = start_postgres(Path(tempfile.gettempdir()) / f"faultline-test-pg-{_suffix()}")
-    return url.replace("/faultline?", "/postgres?")
+    server = start_postgres(Path(tempfile.gettempdir()) / f"faultline-test-pg-{_suffix()}")
+    _started.append(server)
+    return server.url("postgres")
 
 
 def resolve_redis_url() -> str:
@@ -53,8 +72,9 @@ def resolve_redis_url() -> str:
         return f"redis://127.0.0.1:6379/{db_index}"
     from app.runtime.embedded import start_valkey
 
-    url, _process = start_valkey(Path(tempfile.gettempdir()) / f"faultline-test-valkey-{_suffix()}")
-    return url.rsplit("/", 1)[0] + f"/{db_index}"
+    server = start_valkey(Path(tempfile.gettempdir()) / f"faultline-test-valkey-{_suffix()}")
+    _started.append(server)
+    return server.url.rsplit("/", 1)[0] + f"/{db_index}"
 
 
 def fresh_database(server_url: str) -> str:
