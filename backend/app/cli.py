@@ -1,4 +1,4 @@
-"""`python -m app …`: up, env, migrate, create-project, create-user, add-member, create-token, sweep,
+"""`python -m app …`: up, serve, env, migrate, create-project, create-user, add-member, create-token, sweep,
 reanalyse. Whoever runs these on the server acts as an admin: they create projects, users and
 memberships. Bad input is one `error: …` line on stderr and exit status 1.
 
@@ -17,6 +17,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     from app.runtime.supervisor import run_up
 
     return run_up(host=args.host, port=args.port, web_workers=args.web_workers, digesters=args.digesters)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from app.runtime.serve import serve
+
+    return serve(host=args.host, port=args.port, workers=args.workers)
 
 
 def cmd_env(_args: argparse.Namespace) -> int:
@@ -168,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--digesters", type=int, default=1, help="processes storing the accepted events")
     up.set_defaults(func=cmd_up)
 
+    serve = sub.add_parser("serve", help="the API's web workers, as `up` runs them (slow-client guards)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(func=cmd_serve)
+
     sub.add_parser(
         "env", help='print the addresses of the stack `up` runs as export lines: eval "$(python -m app env)"'
     ).set_defaults(func=cmd_env)
@@ -215,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Servers, and commands that need no database: they may use the default DATABASE_URL.
-MAY_USE_DEFAULT_DATABASE = {"up", "env", "digest"}
+MAY_USE_DEFAULT_DATABASE = {"up", "env", "digest", "serve"}
 
 
 def main(argv: list[str] | None = None) -> int:

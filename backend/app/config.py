@@ -180,6 +180,10 @@ class Settings(BaseSettings):
     # Ingest
     # A request body must have arrived within this, else 408 (a slow client holds a connection).
     body_read_timeout_s: float = Field(default=60.0, gt=0)
+    # `python -m app serve` / `up`: a request's headers must arrive within this, else the connection
+    # is closed; each web worker serves at most this many connections at once, else 503 (0 = no cap).
+    header_read_timeout_s: float = Field(default=10.0, gt=0)
+    web_connection_limit: int = Field(default=1000, ge=0)
     enqueue_timeout_s: float = 1.0
     rate_limit_per_minute: int = 6000  # per project, default; projects may override; 0 = unlimited
     db_unavailable_retry_after_s: int = 30

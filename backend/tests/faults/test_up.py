@@ -117,7 +117,7 @@ def _role_of(process: psutil.Process, up_pid: int) -> str | None:
         return "valkey"
     if process.name() == "postgres":
         return "postgres" if process.ppid() == up_pid else None  # not its backends
-    if "uvicorn" in argv:
+    if argv[1:4] == ["-m", "app", "serve"]:
         return "api"
     if any("multiprocessing.spawn" in arg for arg in argv) and _role_of(process.parent(), up_pid) == "api":
         return "api-worker"
