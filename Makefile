@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(abspath $(VENV))/bin/python
 
-.PHONY: install run test unit lint bench clean browser
+.PHONY: install run test unit lint bench soak clean browser
 
 $(VENV)/.installed: backend/requirements.txt backend/requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: install
 
 bench: install
 	$(PY) bench/run.py
+
+# 60 minutes of `python -m app up` (its defaults) under load, a fault every 5 minutes; prints the figures.
+soak: install
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf $(VENV) .data
