@@ -14,11 +14,15 @@ The seed's plain `uvicorn app.main:app` works too, without the header guard.
 from __future__ import annotations
 
 import asyncio
+import copy
+from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import get_settings
+from app.logging_setup import LOG_FORMAT
 
 KEEP_ALIVE_S = 5
 
@@ -60,6 +64,16 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, every line in our format (time, pid) from the first, and the app's loggers
+    (the access log among them) writing to the same stream."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    for name in config["formatters"]:
+        config["formatters"][name] = {"()": "logging.Formatter", "fmt": LOG_FORMAT}
+    config["root"] = {"handlers": ["default"], "level": "INFO"}
+    return config
+
+
 def serve(host: str, port: int, workers: int) -> int:
     """Run the API's web workers until stopped."""
     settings = get_settings()
@@ -70,6 +84,7 @@ def serve(host: str, port: int, workers: int) -> int:
         workers=workers,
         http=HeaderDeadlineProtocol,
         access_log=False,  # the app writes its own (app/access_log.py)
+        log_config=log_config(),
         timeout_keep_alive=KEEP_ALIVE_S,
         limit_concurrency=settings.web_connection_limit or None,
     )
