@@ -54,7 +54,22 @@ def _token_projects(name: str, project_ids: list[int]) -> tuple[str, list[int]]:
     return name, wanted
 
 
-def _new_token(name: str, wanted: list[int], found: set[int], user_id: int | None) -> NewApiToken:
+READ_SCOPE = "project:read"
+WRITE_SCOPE = "project:write"
+TOKEN_SCOPES = (READ_SCOPE, WRITE_SCOPE)
+
+
+def token_scopes(asked: list[str] | tuple[str, ...] | None) -> list[str]:
+    """The scopes a new token gets: always project:read, plus project:write when asked for."""
+    asked = list(asked or [])
+    if unknown := [s for s in asked if s not in TOKEN_SCOPES]:
+        raise AppError(f"unknown scope {unknown[0]!r} (allowed: {', '.join(TOKEN_SCOPES)})", 422)
+    return [READ_SCOPE] + ([WRITE_SCOPE] if WRITE_SCOPE in asked else [])
+
+
+def _new_token(
+    name: str, wanted: list[int], found: set[int], user_id: int | None, scopes: list[str] | None = None
+) -> NewApiToken:
     if missing := [p for p in wanted if p not in found]:
         raise AppError(f"no such project: {', '.join(map(str, missing))}", 422)
     secret = new_api_token()
@@ -64,26 +79,38 @@ def _new_token(name: str, wanted: list[int], found: set[int], user_id: int | Non
         token_prefix=display_prefix(secret),
         user_id=user_id,
         project_ids=wanted,
+        scopes=token_scopes(scopes),
     )
     return NewApiToken(token, secret)
 
 
 async def create_api_token(
-    session: AsyncSession, name: str, project_ids: list[int], *, user_id: int | None = None
+    session: AsyncSession,
+    name: str,
+    project_ids: list[int],
+    *,
+    user_id: int | None = None,
+    scopes: list[str] | None = None,
 ) -> NewApiToken:
-    """A bearer token allowed to read (and triage) only `project_ids`."""
+    """A bearer token allowed to read (and triage) only `project_ids` (and with project:write, to
+    manage their alert rules)."""
     name, wanted = _token_projects(name, project_ids)
-    made = _new_token(name, wanted, await repository.existing_project_ids(session, wanted), user_id)
+    made = _new_token(name, wanted, await repository.existing_project_ids(session, wanted), user_id, scopes)
     await repository.add_token(session, made.token)
     return made
 
 
 def sync_create_api_token(
-    session: Session, name: str, project_ids: list[int], *, user_id: int | None = None
+    session: Session,
+    name: str,
+    project_ids: list[int],
+    *,
+    user_id: int | None = None,
+    scopes: list[str] | None = None,
 ) -> NewApiToken:
     """`create_api_token` in a sync session (the CLI)."""
     name, wanted = _token_projects(name, project_ids)
-    made = _new_token(name, wanted, repository.sync_existing_project_ids(session, wanted), user_id)
+    made = _new_token(name, wanted, repository.sync_existing_project_ids(session, wanted), user_id, scopes)
     repository.sync_add_token(session, made.token)
     return made
 
@@ -146,10 +173,16 @@ class TokenScope:
 
     token_id: int
     project_ids: tuple[int, ...]
+    scopes: tuple[str, ...] = (READ_SCOPE,)
 
     def allows(self, project_id: int) -> bool:
         """True when the token names this project."""
         return project_id in self.project_ids
+
+    @property
+    def can_write(self) -> bool:
+        """True for a token with project:write (it may manage its projects' alert rules)."""
+        return WRITE_SCOPE in self.scopes
 
 
 async def authenticate_token(session: AsyncSession, bearer: str) -> TokenScope | None:
@@ -158,4 +191,4 @@ async def authenticate_token(session: AsyncSession, bearer: str) -> TokenScope |
     if token is None:
         return None
     await repository.touch_token(session, token.id)
-    return TokenScope(token.id, tuple(token.project_ids))
+    return TokenScope(token.id, tuple(token.project_ids), tuple(token.scopes or (READ_SCOPE,)))

@@ -106,7 +106,7 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2, dige
         children.append(api)
         children.append(
             _start(
-                [python, "-m", "celery", "-A", "app.celery_worker", "worker", "--queues=ai_analysis",
+                [python, "-m", "celery", "-A", "app.celery_worker", "worker", "--queues=ai_analysis,notifications",  # noqa: E501
                  *WORKER_POOL_ARGS, "--loglevel=info"],
                 env,
                 "worker.log",

@@ -26,7 +26,10 @@ from sqlalchemy.engine import Engine
 from app.runtime.embedded import wait_for_port
 from tests.support.processes import ARTIFACTS, BACKEND_DIR, free_port
 
-TABLES = "ingest_inbox, error_events, issue_analyses, issues, api_tokens, users, projects"
+TABLES = (
+    "ingest_inbox, alert_deliveries, alert_rules, error_events, issue_analyses, issues, api_tokens, users, "
+    "projects"
+)
 
 
 def _redis_binary() -> str:
@@ -294,7 +297,8 @@ class Stack:
 
     def worker(self, *, beat: bool = False, concurrency: int = 2, **env: Any) -> ChildProcess:
         """`celery -A app.celery_worker worker` (with `--beat`, as `make run` starts it, if asked)."""
-        argv = [sys.executable, "-m", "celery", "-A", "app.celery_worker", "worker", "--queues=ai_analysis",
+        argv = [sys.executable, "-m", "celery", "-A", "app.celery_worker", "worker",
+                "--queues=ai_analysis,notifications",
                 "--loglevel=info", "--without-gossip", "--without-mingle"]  # fmt: skip
         argv.append(f"--concurrency={concurrency}")
         if beat:
