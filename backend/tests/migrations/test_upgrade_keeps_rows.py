@@ -56,8 +56,8 @@ def fill(conn: psycopg.Connection, sealed: bytes, waiting_event_id: str) -> None
     """One of everything, written as the previous revision's code wrote it."""
     conn.execute("INSERT INTO projects (id, name, public_key) VALUES (1, 'shop', 'k' || repeat('0', 31))")
     conn.execute(
-        "INSERT INTO projects (id, name, public_key, seed_key_hash) VALUES (2, 'seedy', 's' || repeat('0', 31),"
-        " encode(sha256('seedy'), 'hex'))"
+        "INSERT INTO projects (id, name, public_key, seed_key_hash)"
+        " VALUES (2, 'seedy', 's' || repeat('0', 31), encode(sha256('seedy'), 'hex'))"
     )
     conn.execute(
         "INSERT INTO users (id, email, password_hash, is_admin)"

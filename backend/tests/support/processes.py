@@ -68,7 +68,7 @@ class WorkerProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the child
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "app.celery_worker", "worker", "--queues=ai_analysis,notifications",
+            [sys.executable, "-m", "celery", "-A", "app.celery_worker", "worker", "--queues=ai_analysis,notifications",  # noqa: E501
              "--loglevel=info", "--without-gossip", "--without-mingle", *self.extra_args],
             cwd=BACKEND_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
