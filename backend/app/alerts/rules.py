@@ -65,6 +65,14 @@ def _check_target(channel: str, target: str) -> str:
 
 def _check(rule: AlertRule) -> None:
     """Every field of a complete rule, after defaults and changes are applied."""
+    for name in ("channel", "target", "secret", "min_level", "environment"):
+        value = getattr(rule, name)
+        if value is not None and not isinstance(value, str):
+            raise AppError(f"{name} must be text", 422)
+        if value and "\x00" in value:
+            raise AppError(f"{name} must not contain NUL characters", 422)
+    if any("\x00" in t for t in rule.triggers or []):
+        raise AppError("triggers must not contain NUL characters", 422)
     if rule.channel not in CHANNELS:
         raise AppError(f"channel must be one of {', '.join(CHANNELS)}", 422)
     rule.target = _check_target(rule.channel, rule.target or "")
@@ -80,10 +88,14 @@ def _check(rule: AlertRule) -> None:
         if rule.environment and len(rule.environment) > 64:
             raise AppError("environment is 64 characters at most", 422)
     if "frequency" in rule.triggers:
-        if not rule.frequency_count or not 1 <= rule.frequency_count <= 1_000_000:
+        if not rule.frequency_count:
             raise AppError("the frequency trigger needs frequency_count N (1 to 1000000)", 422)
-        if not rule.frequency_minutes or not 1 <= rule.frequency_minutes <= 1440:
+        if not rule.frequency_minutes:
             raise AppError("the frequency trigger needs frequency_minutes M (1 to 1440)", 422)
+    if rule.frequency_count is not None and not 1 <= rule.frequency_count <= 1_000_000:
+        raise AppError("frequency_count must be 1 to 1000000", 422)
+    if rule.frequency_minutes is not None and not 1 <= rule.frequency_minutes <= 1440:
+        raise AppError("frequency_minutes must be 1 to 1440", 422)
     if not 0 <= rule.wait_cap_s <= 3600:
         raise AppError("wait_cap_s must be 0 to 3600", 422)
     if not 0 <= rule.rate_limit_per_hour <= 10_000:
