@@ -27,10 +27,24 @@ router = APIRouter(prefix="/api/v1", tags=["alert rules"])
 ProjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 RuleId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "A body that cannot be parsed at all"},
     401: {"model": ErrorOut, "description": "Missing, invalid or revoked bearer token"},
     403: {"model": ErrorOut, "description": "The token lacks the project:write scope"},
     404: {"model": ErrorOut, "description": "No such project or rule within this token's projects"},
-    422: {"model": ErrorOut, "description": "A field is missing or out of range"},
+    # Our own answer for a bad rule, or FastAPI's for a malformed body or path.
+    422: {
+        "description": "A field is missing, unknown or out of range, or the body is malformed",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/ErrorOut"},
+                        {"$ref": "#/components/schemas/HTTPValidationError"},
+                    ]
+                }
+            }
+        },
+    },
 }
 
 
