@@ -11,7 +11,7 @@ from celery.signals import task_postrun, task_prerun
 from kombu.transport import redis as kombu_redis
 
 from app.config import get_settings
-from app.jobs import ANALYSIS_QUEUE, PERFORM_AI_ANALYSIS, Job
+from app.jobs import ANALYSIS_QUEUE, NOTIFICATIONS_QUEUE, PERFORM_AI_ANALYSIS, Job
 
 settings = get_settings()
 
@@ -51,7 +51,11 @@ VISIBILITY_TIMEOUT_S = 3600
 celery_app = Celery("faultline", broker=settings.celery_broker_url, include=["app.tasks"])
 celery_app.conf.update(
     task_default_queue=ANALYSIS_QUEUE,
-    task_routes={"app.tasks.*": {"queue": ANALYSIS_QUEUE}},
+    task_routes={
+        "app.tasks.deliver_alert": {"queue": NOTIFICATIONS_QUEUE},
+        "app.tasks.sweep_alert_deliveries": {"queue": NOTIFICATIONS_QUEUE},
+        "app.tasks.*": {"queue": ANALYSIS_QUEUE},
+    },
     task_serializer="json",
     accept_content=["json"],
     task_ignore_result=True,
@@ -85,6 +89,12 @@ celery_app.conf.update(
         "sweep-pending-analyses": {
             "task": "app.tasks.sweep_pending_analyses",
             "schedule": settings.sweeper_interval_s,
+        },
+        # Sends the alerts the digesters wrote (they have no broker client), fires analysis_done
+        # alerts whose wait cap passed, and re-sends what a dead worker left.
+        "sweep-alert-deliveries": {
+            "task": "app.tasks.sweep_alert_deliveries",
+            "schedule": settings.alert_sweeper_interval_s,
         },
     },
 )

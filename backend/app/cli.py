@@ -1,6 +1,6 @@
-"""`python -m app …`: up, serve, env, migrate, create-project, create-user, add-member, create-token, sweep,
-reanalyse. Whoever runs these on the server acts as an admin: they create projects, users and
-memberships. Bad input is one `error: …` line on stderr and exit status 1.
+"""`python -m app …`: up, serve, env, migrate, create-project, create-user, add-member, create-token,
+create-alert, test-alert, sweep, reanalyse. Whoever runs these on the server acts as an admin: they
+create projects, users and memberships. Bad input is one `error: …` line on stderr and exit status 1.
 
 Each command imports what it uses when it runs (none of these imports hides a cycle): a command
 starts in a fraction of the time the whole app takes to import, which matters to `sweep` run from
@@ -109,21 +109,97 @@ def cmd_create_token(args: argparse.Namespace) -> int:
 
     try:
         with sync_session() as session:
-            made = sync_create_api_token(session, args.name, args.project, owner_email=args.user)
+            made = sync_create_api_token(
+                session, args.name, args.project, owner_email=args.user, scopes=args.scope
+            )
             projects = ", ".join(map(str, made.token.project_ids))
     except AppError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    print(f"token {args.name!r} for project(s) {projects}; shown once, keep it safe:", file=sys.stderr)
+    scopes = " ".join(made.token.scopes)
+    print(
+        f"token {args.name!r} for project(s) {projects} ({scopes}); shown once, keep it safe:",
+        file=sys.stderr,
+    )
     print(made.secret)
     return 0
 
 
 def cmd_sweep(_args: argparse.Namespace) -> int:
+    from app.alerts.sweeper import sweep_alerts
     from app.analysis.sweeper import sweep
     from app.celery_app import publish_job
 
     print(f"re-enqueued {sweep(publish_job)} analyses")
+    print(f"queued {sweep_alerts(publish_job)} alert deliveries")
+    return 0
+
+
+def cmd_create_alert(args: argparse.Namespace) -> int:
+    from app.alerts.rules import RuleInput, sync_create_rule
+    from app.db import sync_session
+    from app.errors import AppError
+
+    if args.webhook:
+        channel, target = "webhook", args.webhook
+    elif args.slack:
+        channel, target = "slack", args.slack
+    else:
+        channel, target = "email", args.email
+    wanted = RuleInput(
+        channel=channel,
+        target=target,
+        secret=args.secret,
+        triggers=args.trigger,
+        min_level=args.level,
+        environment=args.environment,
+        frequency_count=args.frequency_count,
+        frequency_minutes=args.frequency_minutes,
+        wait_cap_s=args.wait_cap,
+        rate_limit_per_hour=args.rate_limit,
+    )
+    try:
+        with sync_session() as session:
+            rule = sync_create_rule(session, args.project_id, wanted)
+            rule_id, secret, triggers = rule.id, rule.secret, ", ".join(rule.triggers)
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"alert rule {rule_id} ({triggers} via {channel})")
+    if channel == "webhook" and not args.secret:
+        print(f"secret: {secret}")
+    return 0
+
+
+def cmd_test_alert(args: argparse.Namespace) -> int:
+    from app.alerts.runner import queue_test_alert
+    from app.celery_app import publish_job
+    from app.jobs import Job, JobDispatcher, install_dispatcher
+
+    failed: list[Exception] = []
+
+    def publish(job: Job) -> None:
+        try:
+            publish_job(job)
+        except Exception as exc:
+            failed.append(exc)
+
+    dispatcher = JobDispatcher(publish).start()
+    install_dispatcher(dispatcher)
+    try:
+        delivery_id = queue_test_alert(args.rule_id)
+    finally:
+        dispatcher.stop()
+        install_dispatcher(None)
+    if delivery_id is None:
+        print(f"error: no alert rule {args.rule_id}", file=sys.stderr)
+        return 1
+    if failed:
+        print(
+            f"test delivery {delivery_id} is pending; could not queue it now ({failed[0]})", file=sys.stderr
+        )
+        return 0
+    print(f"test delivery {delivery_id} of rule {args.rule_id} queued (see its delivery log)")
     return 0
 
 
@@ -216,9 +292,44 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--user", metavar="EMAIL", help="the token's owner; a member may name only their own projects"
     )
+    token.add_argument(
+        "--scope",
+        action="append",
+        choices=["project:read", "project:write"],
+        help="project:read (always) and project:write (manage alert rules)",
+    )
     token.set_defaults(func=cmd_create_token)
 
-    sub.add_parser("sweep", help="re-enqueue stale pending analyses once").set_defaults(func=cmd_sweep)
+    sub.add_parser(
+        "sweep", help="re-enqueue stale pending analyses and due alert deliveries once"
+    ).set_defaults(func=cmd_sweep)
+
+    alert = sub.add_parser("create-alert", help="create an alert rule for a project (prints its id)")
+    alert.add_argument("project_id", type=int)
+    where = alert.add_mutually_exclusive_group(required=True)
+    where.add_argument("--webhook", metavar="URL", help="POST signed JSON here")
+    where.add_argument("--slack", metavar="URL", help="a Slack incoming webhook URL")
+    where.add_argument("--email", metavar="ADDR", help="send email (SMTP_URL, ALERT_EMAIL_FROM)")
+    alert.add_argument("--secret", help="the webhook's signing secret (default: a new one, printed)")
+    alert.add_argument(
+        "--trigger",
+        action="append",
+        choices=["analysis_done", "new_issue", "regression", "frequency"],
+        help="repeat for several (default: analysis_done)",
+    )
+    alert.add_argument(
+        "--level", choices=["debug", "info", "warning", "error", "fatal"], help="this or worse"
+    )
+    alert.add_argument("--environment", help="only events of this environment")
+    alert.add_argument("--frequency-count", type=int, metavar="N", help="frequency: N events ...")
+    alert.add_argument("--frequency-minutes", type=int, metavar="M", help="... in M minutes")
+    alert.add_argument("--wait-cap", type=int, metavar="S", help="analysis_done waits at most S s (120)")
+    alert.add_argument("--rate-limit", type=int, metavar="N", help="at most N alerts an hour (20)")
+    alert.set_defaults(func=cmd_create_alert)
+
+    test_alert = sub.add_parser("test-alert", help="send a test alert through a rule")
+    test_alert.add_argument("rule_id", type=int)
+    test_alert.set_defaults(func=cmd_test_alert)
 
     reanalyse = sub.add_parser("reanalyse", help="analyse an issue again (one more LLM call)")
     reanalyse.add_argument("issue_id", type=int)

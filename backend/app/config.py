@@ -173,6 +173,18 @@ class Settings(BaseSettings):
     # 0 = the priority it was started with.
     worker_nice: int = Field(default=10, ge=0, le=19)
 
+    # Alerts (app/alerts). SMTP_URL: smtp://user:pass@host:port (plain), smtp+starttls://… or smtps://…
+    # (TLS from the start); email rules need it and ALERT_EMAIL_FROM.
+    smtp_url: str | None = None
+    alert_email_from: str = "faultline@localhost"
+    alert_sweeper_interval_s: float = Field(default=5.0, gt=0)  # the beat's alert sweep
+    alert_sweeper_min_age_s: float = Field(default=30.0, ge=0)  # a queued delivery is re-sent after this
+    alert_lease_s: float = Field(default=120.0, gt=0)  # a claimed delivery is re-claimable after this
+    alert_timeout_s: float = Field(default=10.0, gt=0)  # per HTTP request / SMTP conversation
+    alert_max_attempts: int = Field(default=6, ge=1)
+    alert_retry_base_s: float = Field(default=10.0, ge=0)  # backoff: base * 2^(attempt-1), capped
+    alert_retry_cap_s: float = Field(default=600.0, ge=0)
+
     # The access log (app/access_log.py): every 4xx/5xx is written; of the other answers this fraction
     # (1: all, 0: none), so a log under load stays readable.
     access_log_success_sample: float = Field(default=1.0, ge=0, le=1)

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 ANALYSIS_QUEUE = "ai_analysis"
 PERFORM_AI_ANALYSIS = "app.tasks.perform_ai_analysis"
+# Alerts have a queue of their own, so a backlog of analyses never delays one (app/alerts).
+NOTIFICATIONS_QUEUE = "notifications"
+DELIVER_ALERT = "app.tasks.deliver_alert"
 
 MAX_BACKLOG = 10_000  # past this, drop: the rows are pending in PostgreSQL and the sweeper has them
 PAUSE_AFTER_FAILURE_S = 5.0
@@ -44,6 +47,11 @@ class Job:
 def analysis_job(error_event_id: int) -> Job:
     """Analyse the issue of this stored event (app/tasks.py perform_ai_analysis)."""
     return Job(PERFORM_AI_ANALYSIS, (error_event_id,), ANALYSIS_QUEUE)
+
+
+def alert_job(delivery_id: int) -> Job:
+    """Send this alert delivery (app/tasks.py deliver_alert)."""
+    return Job(DELIVER_ALERT, (delivery_id,), NOTIFICATIONS_QUEUE)
 
 
 Publish = Callable[[Job], None]

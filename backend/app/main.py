@@ -19,6 +19,7 @@ from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from app.access_log import AccessLog
+from app.api.alert_rules import router as alert_rules_api_router
 from app.api.endpoints import router as api_router
 from app.auth.dependencies import CsrfRejected, LoginRequired
 from app.celery_app import publish_job
@@ -39,6 +40,7 @@ from app.logging_setup import configure_logging
 from app.pg import libpq_url
 from app.runtime.gc_tuning import tune_gc_for_serving
 from app.web.access import AdminOnly, PageNotFound, handle_admin_only, handle_page_not_found
+from app.web.alerts import router as web_alerts_router
 from app.web.docs import router as docs_router
 from app.web.endpoints import router as web_router
 from app.web.rendering import STATIC_DIR, render
@@ -175,8 +177,10 @@ def create_app() -> FastAPI:
     app.include_router(seed_router)
     app.include_router(sentry_router)
     app.include_router(api_router)
+    app.include_router(alert_rules_api_router)
     app.include_router(docs_router)
     app.include_router(web_router)
+    app.include_router(web_alerts_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers that take ids and delegate to the analysis runner and the sweeper."""
+"""Celery tasks: thin wrappers that take ids and delegate to the analysis runner, the alert runner
+(queue `notifications`) and the sweepers."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import celeryd_after_setup, worker_init
 
+from app.alerts import runner as alerts_runner
+from app.alerts.delivery import Recorded
+from app.alerts.sweeper import sweep_alerts
 from app.analysis import runner, service
 from app.analysis.sweeper import sweep
 from app.celery_app import HARD_TIME_LIMIT_S, MAX_RETRIES, SOFT_TIME_LIMIT_S, celery_app, publish_job
 from app.config import get_settings
+from app.jobs import JobDispatcher, install_dispatcher, installed_dispatcher
 from app.runtime.cpu_priority import lower_cpu_priority
 
 logger = logging.getLogger(__name__)
@@ -42,6 +47,7 @@ def _give_way_to_ingest(**_kwargs: Any) -> None:
 )
 def perform_ai_analysis(self: Task, error_event_id: int) -> str:
     """Analyse the issue of error event `error_event_id` (skips non-5xx and finished analyses)."""
+    _ensure_dispatcher()
     retries_done = self.request.retries
     try:
         outcome = runner.analyse_event(
@@ -67,3 +73,38 @@ def perform_ai_analysis(self: Task, error_event_id: int) -> str:
 def sweep_pending_analyses() -> int:
     """Re-enqueue analyses left pending (Redis was down, a worker died, an ETA task was lost)."""
     return sweep(publish_job)
+
+
+def _ensure_dispatcher() -> None:
+    """Jobs a task's unit of work asks for (alerts an analysis made due) go through a dispatcher of
+    this process, started on first use (after any fork of the pool)."""
+    if installed_dispatcher() is None:
+        install_dispatcher(JobDispatcher(publish_job).start())
+
+
+@celery_app.task(
+    bind=True,
+    name="app.tasks.deliver_alert",
+    max_retries=None,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=None,
+    time_limit=120,
+)
+def deliver_alert(self: Task, delivery_id: int) -> str:
+    """Send alert delivery `delivery_id` once (a sent, folded or held row makes this a no-op)."""
+    try:
+        outcome = alerts_runner.deliver(delivery_id, task_id=self.request.id or "")
+    except service.TRANSIENT_DB_ERRORS as exc:
+        logger.warning("database error sending alert %s: %s; the sweeper retries it", delivery_id, exc)
+        raise
+    if isinstance(outcome, Recorded) and outcome.status == "retry":
+        assert outcome.retry_in_s is not None
+        raise self.retry(countdown=outcome.retry_in_s)
+    return outcome.status if isinstance(outcome, Recorded) else outcome.reason
+
+
+@celery_app.task(name="app.tasks.sweep_alert_deliveries", ignore_result=True)
+def sweep_alert_deliveries() -> int:
+    """Queue alerts that are due: written by digesters, past their wait cap, or left by a dead worker."""
+    return sweep_alerts(publish_job)

@@ -47,8 +47,8 @@ os.environ.update(
 )
 
 TABLES = (
-    "ingest_inbox, error_events, issue_analyses, issues, api_tokens, login_failures, project_members, users, "
-    "projects"
+    "ingest_inbox, alert_deliveries, alert_rules, error_events, issue_analyses, issues, api_tokens, "
+    "login_failures, project_members, users, projects"
 )
 
 

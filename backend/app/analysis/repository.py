@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Row, and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from app.models import ErrorEvent, Issue, IssueAnalysis, Project
+from app.models import AlertDelivery, ErrorEvent, Issue, IssueAnalysis, Project
 
 # Re-analysis opens the issue's next generation on its latest event, following the rule in
 # app/models/issue_analysis.py (ingest's batch version: app/events/repository.py). One statement:
@@ -121,13 +121,30 @@ def release_for_retry(session: Session, analysis_id: int, *, reason: str, retry_
 
 def finish(
     session: Session, analysis_id: int, *, status: str, reason: str | None = None, **fields: object
-) -> None:
-    """Record a final outcome: done (with the result fields), failed or skipped (with the reason)."""
+) -> list[int]:
+    """Record a final outcome: done (with the result fields), failed or skipped (with the reason).
+
+    Returns the alert deliveries it made due: the analysis_done alerts that waited for this analysis
+    (app/alerts), in this transaction, so the caller sends their jobs once it commits.
+    """
     session.execute(
         update(IssueAnalysis)
         .where(IssueAnalysis.id == analysis_id)
         .values(status=status, status_reason=reason, finished_at=datetime.now(UTC), claimed_by=None, **fields)
     )
+    now = datetime.now(UTC)
+    woken = session.execute(
+        update(AlertDelivery)
+        .where(
+            AlertDelivery.analysis_id == analysis_id,
+            AlertDelivery.status == "pending",
+            AlertDelivery.trigger == "analysis_done",
+            AlertDelivery.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now, enqueued_at=now)
+        .returning(AlertDelivery.id)
+    )
+    return list(woken.scalars())
 
 
 # First key of the two-key advisory lock that serialises budget checks per project; the global

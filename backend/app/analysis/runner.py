@@ -9,35 +9,45 @@ from __future__ import annotations
 from app.analysis import service
 from app.analysis.service import Outcome
 from app.config import get_settings
-from app.db import sync_session
+from app.db import SyncUnitOfWork, sync_unit_of_work
+from app.jobs import alert_job
 
 
 def analyse_event(error_event_id: int, *, task_id: str, retries_done: int, max_retries: int) -> Outcome:
     """Run (or skip) the analysis the event links to."""
     settings = get_settings()
-    with sync_session() as session:
-        claimed = service.claim(session, error_event_id, task_id=task_id, settings=settings)
-    if isinstance(claimed, Outcome):
-        return claimed
+    with sync_unit_of_work() as work:
+        claimed = service.claim(work.session, error_event_id, task_id=task_id, settings=settings)
+        if isinstance(claimed, Outcome):
+            return _send_alerts(work, claimed)
     result = service.ask_provider(claimed)
-    with sync_session() as session:
-        return service.record(
-            session,
+    with sync_unit_of_work() as work:
+        outcome = service.record(
+            work.session,
             claimed.analysis_id,
             result,
             retries_done=retries_done,
             max_retries=max_retries,
             settings=settings,
         )
+        return _send_alerts(work, outcome)
+
+
+def _send_alerts(work: SyncUnitOfWork, outcome: Outcome) -> Outcome:
+    """The analysis_done alerts the outcome made due go once its transaction commits."""
+    for delivery_id in outcome.alerts:
+        work.jobs.add(alert_job(delivery_id))
+    return outcome
 
 
 def fail_after_time_limit(error_event_id: int, *, retries_done: int, max_retries: int) -> Outcome:
     """The soft time limit fired mid-analysis: release the claim for a retry, or fail it."""
-    with sync_session() as session:
-        return service.time_limit_exceeded(
-            session,
+    with sync_unit_of_work() as work:
+        outcome = service.time_limit_exceeded(
+            work.session,
             error_event_id,
             retries_done=retries_done,
             max_retries=max_retries,
             settings=get_settings(),
         )
+        return _send_alerts(work, outcome)

@@ -46,6 +46,8 @@ class Outcome:
     status: str  # done | failed | skipped | retry | noop
     reason: str = ""
     retry_in_s: float | None = None
+    # Alert deliveries the outcome made due (analysis_done); their jobs go once the caller commits.
+    alerts: tuple[int, ...] = ()
 
 
 def backoff_s(retries_done: int, settings: Settings, retry_after_s: float | None = None) -> float:
@@ -146,13 +148,13 @@ def claim(session: Session, error_event_id: int, *, task_id: str, settings: Sett
         return Outcome("noop", "analysis already done or taken")
     if provider is None:
         reason = f"LLM settings are unusable: {config_error}"
-        _finish_without_call(session, analysis.id, "failed", reason)
-        return Outcome("failed", reason)
+        alerts = _finish_without_call(session, analysis.id, "failed", reason)
+        return Outcome("failed", reason, alerts=alerts)
     issue, project = repository.get_issue_and_project(session, analysis)
     over = _over_budget(session, provider, project, settings)
     if over:
-        _finish_without_call(session, analysis.id, "skipped", over)
-        return Outcome("skipped", over)
+        alerts = _finish_without_call(session, analysis.id, "skipped", over)
+        return Outcome("skipped", over, alerts=alerts)
     # Stored events were redacted at ingest; redact again with today's rules before they leave.
     analysis_input = AnalysisInput(
         event=redact_event(NormalizedEvent.from_dict(event.data)),
@@ -163,9 +165,13 @@ def claim(session: Session, error_event_id: int, *, task_id: str, settings: Sett
     return Claimed(analysis.id, provider, analysis_input)
 
 
-def _finish_without_call(session: Session, analysis_id: int, status: str, reason: str) -> None:
+def _finish_without_call(session: Session, analysis_id: int, status: str, reason: str) -> tuple[int, ...]:
     # No call was made on this claim, so it gives its attempt back to the calls budget.
-    repository.finish(session, analysis_id, status=status, reason=reason, attempts=IssueAnalysis.attempts - 1)
+    return tuple(
+        repository.finish(
+            session, analysis_id, status=status, reason=reason, attempts=IssueAnalysis.attempts - 1
+        )
+    )
 
 
 def _over_budget(
@@ -249,11 +255,11 @@ def record(
 ) -> Outcome:
     """Store what the call gave: the answer, a final failure, or the claim released for a retry."""
     if isinstance(result, Answered):
-        _store_answer(session, analysis_id, result.answer, result.latency_ms)
-        return Outcome("done")
+        alerts = _store_answer(session, analysis_id, result.answer, result.latency_ms)
+        return Outcome("done", alerts=alerts)
     if not result.retryable:
-        repository.finish(session, analysis_id, status="failed", reason=result.reason)
-        return Outcome("failed", result.reason)
+        alerts = repository.finish(session, analysis_id, status="failed", reason=result.reason)
+        return Outcome("failed", result.reason, alerts=tuple(alerts))
     return _retry_or_fail(
         session, analysis_id, result.reason, result.retry_after_s, retries_done, max_retries, settings
     )
@@ -270,31 +276,35 @@ def _retry_or_fail(
 ) -> Outcome:
     if retries_done >= max_retries:
         final = f"gave up after {retries_done + 1} attempts: {reason}"
-        repository.finish(session, analysis_id, status="failed", reason=final)
-        return Outcome("failed", final)
+        alerts = repository.finish(session, analysis_id, status="failed", reason=final)
+        return Outcome("failed", final, alerts=tuple(alerts))
     delay = backoff_s(retries_done, settings, retry_after_s)
     repository.release_for_retry(session, analysis_id, reason=f"retrying: {reason}", retry_in_s=delay)
     return Outcome("retry", reason, retry_in_s=delay)
 
 
-def _store_answer(session: Session, analysis_id: int, answer: ProviderAnswer, latency_ms: int) -> None:
+def _store_answer(
+    session: Session, analysis_id: int, answer: ProviderAnswer, latency_ms: int
+) -> tuple[int, ...]:
     result = answer.result
-    repository.finish(
-        session,
-        analysis_id,
-        status="done",
-        summary=result.summary,
-        root_cause=result.root_cause,
-        suggested_fix=result.suggested_fix,
-        severity=result.severity,
-        category=result.category,
-        confidence=result.confidence,
-        analysis_text=render_markdown(result, provider=answer.provider, model=answer.model),
-        provider=answer.provider,
-        model=answer.model,
-        tokens_in=answer.tokens_in,
-        tokens_out=answer.tokens_out,
-        latency_ms=latency_ms,
+    return tuple(
+        repository.finish(
+            session,
+            analysis_id,
+            status="done",
+            summary=result.summary,
+            root_cause=result.root_cause,
+            suggested_fix=result.suggested_fix,
+            severity=result.severity,
+            category=result.category,
+            confidence=result.confidence,
+            analysis_text=render_markdown(result, provider=answer.provider, model=answer.model),
+            provider=answer.provider,
+            model=answer.model,
+            tokens_in=answer.tokens_in,
+            tokens_out=answer.tokens_out,
+            latency_ms=latency_ms,
+        )
     )
 
 

@@ -126,7 +126,22 @@ def _token_projects(name: str, project_ids: list[int]) -> tuple[str, list[int]]:
     return name, wanted
 
 
-def _new_token(name: str, wanted: list[int], found: set[int], user_id: int | None) -> NewApiToken:
+READ_SCOPE = "project:read"
+WRITE_SCOPE = "project:write"
+TOKEN_SCOPES = (READ_SCOPE, WRITE_SCOPE)
+
+
+def token_scopes(asked: list[str] | tuple[str, ...] | None) -> list[str]:
+    """The scopes a new token gets: always project:read, plus project:write when asked for."""
+    asked = list(asked or [])
+    if unknown := [s for s in asked if s not in TOKEN_SCOPES]:
+        raise AppError(f"unknown scope {unknown[0]!r} (allowed: {', '.join(TOKEN_SCOPES)})", 422)
+    return [READ_SCOPE] + ([WRITE_SCOPE] if WRITE_SCOPE in asked else [])
+
+
+def _new_token(
+    name: str, wanted: list[int], found: set[int], user_id: int | None, scopes: list[str] | None = None
+) -> NewApiToken:
     _no_such_projects(wanted, found)
     secret = new_api_token()
     token = ApiToken(
@@ -135,6 +150,7 @@ def _new_token(name: str, wanted: list[int], found: set[int], user_id: int | Non
         token_prefix=display_prefix(secret),
         user_id=user_id,
         project_ids=wanted,
+        scopes=token_scopes(scopes),
     )
     return NewApiToken(token, secret)
 
@@ -146,21 +162,27 @@ async def create_api_token(
     *,
     user_id: int | None = None,
     allowed: frozenset[int] | None = None,
+    scopes: list[str] | None = None,
 ) -> NewApiToken:
     """A bearer token allowed to read (and triage) only `project_ids`, which must lie within
-    `allowed` (its creator's projects; None: any, for an admin). A project outside them is refused
-    as if it did not exist."""
+    `allowed` (its creator's projects; None: any, for an admin), and with project:write to manage
+    their alert rules. A project outside them is refused as if it did not exist."""
     name, wanted = _token_projects(name, project_ids)
     found = await repository.existing_project_ids(session, wanted)
     if allowed is not None:
         found &= allowed
-    made = _new_token(name, wanted, found, user_id)
+    made = _new_token(name, wanted, found, user_id, scopes)
     await repository.add_token(session, made.token)
     return made
 
 
 def sync_create_api_token(
-    session: Session, name: str, project_ids: list[int], *, owner_email: str | None = None
+    session: Session,
+    name: str,
+    project_ids: list[int],
+    *,
+    owner_email: str | None = None,
+    scopes: list[str] | None = None,
 ) -> NewApiToken:
     """`create_api_token` in a sync session (the CLI). With `owner_email`, the token is that user's
     and may name only their projects (any, for an admin); without, it belongs to no user."""
@@ -178,7 +200,7 @@ def sync_create_api_token(
             if outside:
                 listed = ", ".join(map(str, outside))
                 raise AppError(f"{owner.email} is not a member of project {listed}", 403)
-    made = _new_token(name, wanted, found, user_id)
+    made = _new_token(name, wanted, found, user_id, scopes)
     repository.sync_add_token(session, made.token)
     return made
 
@@ -249,10 +271,16 @@ class TokenScope:
 
     token_id: int
     project_ids: tuple[int, ...]
+    scopes: tuple[str, ...] = (READ_SCOPE,)
 
     def allows(self, project_id: int) -> bool:
         """True when the token names this project."""
         return project_id in self.project_ids
+
+    @property
+    def can_write(self) -> bool:
+        """True for a token with project:write (it may manage its projects' alert rules)."""
+        return WRITE_SCOPE in self.scopes
 
 
 async def authenticate_token(session: AsyncSession, bearer: str) -> TokenScope | None:
@@ -268,4 +296,4 @@ async def authenticate_token(session: AsyncSession, bearer: str) -> TokenScope |
         # A member's token reads only what its owner still may: not a project they have left.
         still = await repository.member_project_ids(session, owner.id)
         project_ids = tuple(p for p in project_ids if p in still)
-    return TokenScope(token.id, project_ids)
+    return TokenScope(token.id, project_ids, tuple(token.scopes or (READ_SCOPE,)))

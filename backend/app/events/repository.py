@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection
 
+from app.events.alert_match import AlertRuleRow, WantedDelivery
+
 if TYPE_CHECKING:
     from app.events.prepare import PreparedEvent
 
@@ -45,9 +47,13 @@ UPSERT_ISSUES_SQL = """
         analysis_generation = CASE WHEN i.status = 'resolved' THEN i.analysis_generation + 1
                                    ELSE i.analysis_generation END,
         current_analysis_id = CASE WHEN i.status = 'resolved' THEN NULL
-                                   ELSE i.current_analysis_id END
-    RETURNING i.id, i.project_id, i.fingerprint, i.current_analysis_id, i.analysis_generation
+                                   ELSE i.current_analysis_id END,
+        regressed_at = CASE WHEN i.status = 'resolved' THEN now() ELSE i.regressed_at END
+    RETURNING i.id, i.project_id, i.fingerprint, i.current_analysis_id, i.analysis_generation,
+              (i.xmax = 0) AS created, (i.regressed_at IS NOT DISTINCT FROM now()) AS regressed
 """
+# (`created`: the row was inserted by this statement; `regressed`: this transaction reopened it, as
+# now() is the transaction's start time and an issue cannot regress twice in one transaction.)
 
 
 @dataclass
@@ -93,6 +99,8 @@ class InsertedEvent:
     issue_id: int
     issue_analysis_id: int | None  # the issue's current analysis (the event links to it if analysed)
     issue_generation: int
+    issue_created: bool = False  # the batch created the issue
+    issue_regressed: bool = False  # the batch reopened the resolved issue
 
 
 # The issue upsert runs first (a CTE); each event is inserted with its issue's id and, when it needs
@@ -117,7 +125,8 @@ inserted AS (
     ON CONFLICT (project_id, event_id) DO NOTHING
     RETURNING id, project_id, event_id, issue_id
 )
-SELECT ins.id, ins.project_id, ins.event_id, ins.issue_id, u.current_analysis_id, u.analysis_generation
+SELECT ins.id, ins.project_id, ins.event_id, ins.issue_id, u.current_analysis_id, u.analysis_generation,
+       u.created, u.regressed
 FROM inserted ins JOIN upserted u ON u.id = ins.issue_id
 """  # noqa: S608 - constant fragments; every value goes as a parameter
 
@@ -204,3 +213,66 @@ async def create_pending_for_events(
     created = {issue_id: analysis_id for issue_id, analysis_id in await cur.fetchall()}
     assert len(created) == len(wanted)  # the issue row locks make these generations ours
     return created
+
+
+# The enabled alert rules of a batch's projects (app/events/alert_match.py picks the deliveries).
+ALERT_RULES_SQL = """
+SELECT id, project_id, triggers, min_level, environment, frequency_count, frequency_minutes, wait_cap_s
+FROM alert_rules WHERE enabled AND project_id = ANY(%(projects)s::int[])
+"""
+
+
+async def alert_rules_for(conn: AsyncConnection[Any], project_ids: list[int]) -> list[AlertRuleRow]:
+    """The enabled alert rules of these projects."""
+    cur = await conn.execute(ALERT_RULES_SQL, {"projects": project_ids})
+    return [AlertRuleRow(*row) for row in await cur.fetchall()]
+
+
+# The deliveries a batch caused, in its transaction (the outbox of app/alerts: the alert sweeper sends
+# them, as the digester has no broker client). A frequency delivery is written only when the issue
+# has at least N events in the rule's last M minutes and no frequency alert of the rule for it within
+# them; the unique (rule, issue, trigger, occurrence) makes a second writer of an occurrence a no-op.
+CREATE_ALERT_DELIVERIES_SQL = """
+INSERT INTO alert_deliveries (rule_id, project_id, issue_id, trigger, occurrence, analysis_id, status,
+                              next_attempt_at)
+SELECT w.rule_id, w.project_id, w.issue_id, w.trigger,
+       CASE WHEN w.trigger = 'frequency'
+            THEN floor(extract(epoch FROM now()) / (60 * w.minutes))::bigint ELSE w.occurrence END,
+       w.analysis_id, 'pending', now() + make_interval(secs => w.wait_s)
+FROM unnest(%(rule)s::int[], %(project)s::int[], %(issue)s::bigint[], %(trigger)s::text[],
+            %(occurrence)s::bigint[], %(analysis)s::bigint[], %(wait)s::int[], %(count)s::int[],
+            %(minutes)s::int[])
+     AS w(rule_id, project_id, issue_id, trigger, occurrence, analysis_id, wait_s, count, minutes)
+WHERE w.trigger <> 'frequency' OR (
+    (SELECT count(*) FROM (
+        SELECT 1 FROM error_events e
+        WHERE e.issue_id = w.issue_id AND e.created_at > now() - make_interval(mins => w.minutes)
+        LIMIT w.count) AS recent) >= w.count
+    AND NOT EXISTS (
+        SELECT 1 FROM alert_deliveries d
+        WHERE d.rule_id = w.rule_id AND d.issue_id = w.issue_id AND d.trigger = 'frequency'
+          AND d.created_at > now() - make_interval(mins => w.minutes)))
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+
+async def create_alert_deliveries(conn: AsyncConnection[Any], wanted: list[WantedDelivery]) -> list[int]:
+    """Write the wanted deliveries (those a conflict or the frequency count does not rule out)."""
+    if not wanted:
+        return []
+    cur = await conn.execute(
+        CREATE_ALERT_DELIVERIES_SQL,
+        {
+            "rule": [w.rule_id for w in wanted],
+            "project": [w.project_id for w in wanted],
+            "issue": [w.issue_id for w in wanted],
+            "trigger": [w.trigger for w in wanted],
+            "occurrence": [w.occurrence for w in wanted],
+            "analysis": [w.analysis_id for w in wanted],
+            "wait": [w.wait_s for w in wanted],
+            "count": [w.frequency_count for w in wanted],
+            "minutes": [w.frequency_minutes for w in wanted],
+        },
+    )
+    return [row[0] for row in await cur.fetchall()]

@@ -2,7 +2,8 @@
 
 `store_batch` is the database work for a batch, in the caller's transaction: every event's issue
 upserted and the event inserted (one statement), then a pending analysis for each issue that now
-needs one (only when there is such an issue). The caller commits and only then sends the new
+needs one (only when there is such an issue), then the alert deliveries the batch asks for (only when
+its projects have alert rules; app/events/alert_match.py). The caller commits and only then sends the new
 analyses' jobs.
 
 `store_each_once` is what the digester (app/ingest/digester.py), the one writer of events, wraps
@@ -21,6 +22,7 @@ import psycopg
 from psycopg import AsyncConnection
 
 from app.events import repository
+from app.events.alert_match import TouchedIssue, wanted_deliveries
 from app.events.prepare import PreparedEvent
 
 logger = logging.getLogger(__name__)
@@ -84,12 +86,40 @@ async def store_batch(conn: AsyncConnection[Any], events: list[PreparedEvent]) -
         wanted[row.issue_id].linked_event_ids.append(row.id)
     created = await repository.create_pending_for_events(conn, list(wanted.values()))
 
+    await _create_alert_deliveries(conn, events, inserted, created)
+
     stored = []
     for event, row in zip(events, inserted, strict=True):
         analysis_id = created.get(row.issue_id, row.issue_analysis_id) if event.needs_analysis else None
         is_new = row.issue_id in wanted and wanted[row.issue_id].error_event_id == row.id
         stored.append(StoredEvent(row.id, event.event_id, row.issue_id, analysis_id, analysis_created=is_new))
     return stored
+
+
+async def _create_alert_deliveries(
+    conn: AsyncConnection[Any],
+    events: list[PreparedEvent],
+    inserted: list[repository.InsertedEvent],
+    created_analyses: dict[int, int],
+) -> None:
+    """The alert deliveries the batch asks for (app/events/alert_match.py), in its transaction."""
+    rules = await repository.alert_rules_for(conn, sorted({e.project_id for e in events}))
+    if not rules:
+        return
+    touched = {
+        TouchedIssue(
+            project_id=row.project_id,
+            issue_id=row.issue_id,
+            created=row.issue_created,
+            regressed=row.issue_regressed,
+            generation=row.issue_generation,
+            analysis_id=created_analyses.get(row.issue_id, row.issue_analysis_id),
+            level=event.level,
+            environment=event.environment,
+        )
+        for event, row in zip(events, inserted, strict=True)
+    }
+    await repository.create_alert_deliveries(conn, wanted_deliveries(rules, touched))
 
 
 # Writes events with `store_batch` all or nothing: in a transaction of its own, or under a savepoint.

@@ -1,5 +1,6 @@
 """ORM models, one module per table; importing this package registers them all on Base.metadata."""
 
+from app.models.alert import AlertDelivery, AlertRule
 from app.models.base import Base
 from app.models.error_event import ErrorEvent
 from app.models.issue import Issue
@@ -10,6 +11,8 @@ from app.models.user import ApiToken, LoginFailure, ProjectMember, User
 from app.models.user_session import UserSession
 
 __all__ = [
+    "AlertDelivery",
+    "AlertRule",
     "ApiToken",
     "Base",
     "ErrorEvent",

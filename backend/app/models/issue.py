@@ -43,6 +43,8 @@ class Issue(Base):
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When it last came back after being resolved (the regression alert's trigger).
+    regressed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     times_seen: Mapped[int] = mapped_column(BigInteger, default=1)
     # Bumped on every regression; (issue_id, generation) is unique in issue_analyses.
     analysis_generation: Mapped[int] = mapped_column(Integer, default=1)

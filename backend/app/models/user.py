@@ -49,6 +49,8 @@ class ApiToken(Base):
     token_prefix: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     project_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))  # the projects it may read
+    # project:read (every token) and project:write (manage the projects' alert rules).
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{project:read}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -347,8 +347,9 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2, dige
                for n in range(digesters)},
             "API": ([python, "-m", "app", "serve", "--host", host, "--port", str(port),
                      "--workers", str(web_workers)], "api.log"),
-            "worker": ([python, "-m", "celery", "-A", "app.celery_worker", "worker", "--queues=ai_analysis",
-                        *WORKER_POOL_ARGS, "--loglevel=info"], "worker.log"),
+            "worker": ([python, "-m", "celery", "-A", "app.celery_worker", "worker",
+                        "--queues=ai_analysis,notifications", *WORKER_POOL_ARGS, "--loglevel=info"],
+                       "worker.log"),
             "beat": ([python, "-m", "celery", "-A", "app.celery_worker", "beat", "--loglevel=info",
                       "--schedule", str(data / "celerybeat-schedule")], "beat.log"),
         }  # fmt: skip

@@ -27,7 +27,10 @@ from app.runtime.embedded import wait_for_port
 from app.runtime.lifeline import die_with_parent
 from tests.support.processes import ARTIFACTS, BACKEND_DIR, free_port
 
-TABLES = "ingest_inbox, error_events, issue_analyses, issues, api_tokens, users, projects"
+TABLES = (
+    "ingest_inbox, alert_deliveries, alert_rules, error_events, issue_analyses, issues, api_tokens, users, "
+    "projects"
+)
 
 
 def _redis_binary() -> str:
@@ -316,7 +319,8 @@ class Stack:
 
     def worker(self, *, beat: bool = False, concurrency: int = 2, **env: Any) -> ChildProcess:
         """`celery -A app.celery_worker worker` (with `--beat`, as `make run` starts it, if asked)."""
-        argv = [sys.executable, "-m", "celery", "-A", "app.celery_worker", "worker", "--queues=ai_analysis",
+        argv = [sys.executable, "-m", "celery", "-A", "app.celery_worker", "worker",
+                "--queues=ai_analysis,notifications",
                 "--loglevel=info", "--without-gossip", "--without-mingle"]  # fmt: skip
         argv.append(f"--concurrency={concurrency}")
         if beat:

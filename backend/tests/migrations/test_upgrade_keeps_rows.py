@@ -1,5 +1,6 @@
 """Upgrades never lose data: a database filled at the previous revision is upgraded to head and
-keeps every row (events, issues, analyses, inbox rows, users, tokens); inbox rows still digest."""
+keeps every row (events, issues, analyses, inbox rows, users, members, tokens); inbox rows still
+digest, and a rule added after the upgrade gets its alert from that digest."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from app.ingest.digester import Digester, DigesterConfig
 from app.ingest.inbox import inbox_box, seal
 from app.runtime.migrate import BACKEND_DIR
 
-PREVIOUS = "0005"
+PREVIOUS = "0006"
 
 
 def alembic_config(database_url: str) -> Config:
@@ -54,7 +55,10 @@ def old_database() -> Iterator[str]:
 def fill(conn: psycopg.Connection, sealed: bytes, waiting_event_id: str) -> None:
     """One of everything, written as the previous revision's code wrote it."""
     conn.execute("INSERT INTO projects (id, name, public_key) VALUES (1, 'shop', 'k' || repeat('0', 31))")
-    conn.execute("INSERT INTO projects (id, name, public_key) VALUES (2, 'seedy', 's' || repeat('0', 31))")
+    conn.execute(
+        "INSERT INTO projects (id, name, public_key, seed_key_hash)"
+        " VALUES (2, 'seedy', 's' || repeat('0', 31), encode(sha256('seedy'), 'hex'))"
+    )
     conn.execute(
         "INSERT INTO users (id, email, password_hash, is_admin)"
         " VALUES (1, 'a@example.com', 'argon2$x', true), (2, 'b@example.com', 'argon2$y', false)"
@@ -63,6 +67,7 @@ def fill(conn: psycopg.Connection, sealed: bytes, waiting_event_id: str) -> None
         "INSERT INTO api_tokens (id, name, token_hash, token_prefix, user_id, project_ids)"
         " VALUES (1, 'ci', repeat('a', 64), 'flt_abcd', 1, '{1}')"
     )
+    conn.execute("INSERT INTO project_members (project_id, user_id) VALUES (1, 2)")
     now = datetime.now(UTC)
     conn.execute(
         "INSERT INTO issues (id, project_id, fingerprint, grouping_version, title, culprit, level, status,"
@@ -114,21 +119,28 @@ def test_upgrade_to_head_keeps_every_row_and_the_waiting_inbox_rows_still_digest
     command.upgrade(alembic_config(old_database), "head")
 
     with psycopg.connect(conninfo) as conn:
-        # A project that holds seed events keeps its name as its seed key; any other needs its DSN key.
         assert conn.execute("SELECT name, seed_key_hash FROM projects ORDER BY id").fetchall() == [
             ("shop", None),
             ("seedy", hashlib.sha256(b"seedy").hexdigest()),
         ]
-        # Every existing user becomes an admin, so nobody loses sight of a project they could see.
         assert conn.execute("SELECT email, is_admin FROM users ORDER BY id").fetchall() == [
             ("a@example.com", True),
-            ("b@example.com", True),
+            ("b@example.com", False),
         ]
-        assert conn.execute("SELECT count(*) FROM project_members").fetchone() == (0,)
-        assert conn.execute("SELECT name, project_ids FROM api_tokens").fetchall() == [("ci", [1])]
-        assert conn.execute("SELECT title, current_analysis_id FROM issues").fetchall() == [
-            ("KeyError: x", 1)
+        assert conn.execute("SELECT project_id, user_id FROM project_members").fetchall() == [(1, 2)]
+        # An existing token keeps exactly what it could do: read.
+        assert conn.execute("SELECT name, project_ids, scopes FROM api_tokens").fetchall() == [
+            ("ci", [1], ["project:read"])
         ]
+        assert conn.execute("SELECT title, current_analysis_id, regressed_at FROM issues").fetchall() == [
+            ("KeyError: x", 1, None)
+        ]
+        # No rule is made for existing projects (a rule needs a channel); one added now alerts.
+        assert conn.execute("SELECT count(*) FROM alert_rules").fetchone() == (0,)
+        conn.execute(
+            "INSERT INTO alert_rules (project_id, triggers, channel, target, secret)"
+            " VALUES (1, '{new_issue}', 'webhook', 'http://127.0.0.1:9/hook', 's')"
+        )
         # The seed's SQL still reads the old event with its analysis.
         assert conn.execute(
             "SELECT e.id, e.status_code, a.analysis_text FROM error_events e"
@@ -155,3 +167,7 @@ def test_upgrade_to_head_keeps_every_row_and_the_waiting_inbox_rows_still_digest
             (waiting,),
         )
         assert stored.fetchall() == [("ValueError",)]
+        # The waiting event made a new issue: the new rule's delivery was written with it.
+        assert conn.execute(
+            "SELECT d.trigger, d.status, i.title FROM alert_deliveries d JOIN issues i ON i.id = d.issue_id"
+        ).fetchall() == [("new_issue", "pending", "ValueError: bad cart")]

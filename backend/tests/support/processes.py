@@ -54,7 +54,7 @@ class LiveServer:
 
 
 class WorkerProcess:
-    """`celery -A app.celery_worker worker --queues=ai_analysis` as a real child process."""
+    """`celery -A app.celery_worker worker --queues=ai_analysis,notifications` as a real child process."""
 
     def __init__(self, env_overrides: dict[str, str], extra_args: list[str] | None = None) -> None:
         self.env_overrides = dict(env_overrides)
@@ -68,7 +68,7 @@ class WorkerProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the child
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "app.celery_worker", "worker", "--queues=ai_analysis",
+            [sys.executable, "-m", "celery", "-A", "app.celery_worker", "worker", "--queues=ai_analysis,notifications",  # noqa: E501
              "--loglevel=info", "--without-gossip", "--without-mingle", *self.extra_args],
             cwd=BACKEND_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
