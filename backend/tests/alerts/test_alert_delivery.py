@@ -262,8 +262,9 @@ def test_analysis_done_goes_after_the_wait_cap_when_the_analysis_is_slow(
     wait_until(lambda: receiver.on("/hook"), timeout_s=60)
     body = receiver.on("/hook")[0].json()
     assert body["trigger"] == "analysis_done"
-    assert body["analysis"]["status"] == "running" and body["analysis"]["summary"] is None
-    assert scalar("SELECT status FROM issue_analyses") == "running"
+    # Not finished when the alert went (running, or pending between attempts on a loaded machine).
+    assert body["analysis"]["status"] in ("pending", "running") and body["analysis"]["summary"] is None
+    assert scalar("SELECT finished_at FROM issue_analyses") is None
     (row,) = deliveries(rule)
     assert row["status"] == "sent"
     fake_llm.latency_s = 0

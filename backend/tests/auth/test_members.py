@@ -213,3 +213,18 @@ def test_a_new_member_with_no_project_sees_none(live_server):
     page = login(live_server.url, "lonely@example.com").get("/projects").text
     assert "not a member of any project" in page and "shop" not in page
     assert httpx.get(f"{live_server.url}/projects/1/issues", follow_redirects=False).status_code == 303
+
+
+def test_alert_rules_follow_membership(live_server, setup):
+    shop, billing, _, _ = setup
+    client = login(live_server.url, MEMBER)
+    assert client.get(f"/projects/{shop.id}/alerts").status_code == 200
+    other = client.get(f"/projects/{billing.id}/alerts")
+    assert other.status_code == 404 and "billing" not in other.text
+    csrf = csrf_of(client.get("/projects").text)
+    made = client.post(
+        f"/projects/{billing.id}/alerts",
+        data={"channel": "webhook", "target": "http://127.0.0.1:9/hook", "csrf_token": csrf},
+    )
+    assert made.status_code == 404
+    assert scalar("SELECT count(*) FROM alert_rules") == 0
