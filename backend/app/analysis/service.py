@@ -36,7 +36,7 @@ from app.analysis.providers.factory import ProviderConfigError, build_provider_o
 from app.config import Settings
 from app.events.model import NormalizedEvent
 from app.models import IssueAnalysis, Project
-from app.privacy.redact import redact_event, redact_text
+from app.privacy.redact import redact_for_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +153,12 @@ def claim(session: Session, error_event_id: int, *, task_id: str, settings: Sett
     if over:
         _finish_without_call(session, analysis.id, "skipped", over)
         return Outcome("skipped", over)
-    # Stored events were redacted at ingest; redact again with today's rules before they leave.
+    # Stored events were redacted at ingest; redact again with today's rules before they leave,
+    # and without the user: an LLM never gets a user's email, username or address.
+    prompt_event, prompt_title = redact_for_prompt(NormalizedEvent.from_dict(event.data), issue.title)
     analysis_input = AnalysisInput(
-        event=redact_event(NormalizedEvent.from_dict(event.data)),
-        issue_title=redact_text(issue.title),
+        event=prompt_event,
+        issue_title=prompt_title,
         times_seen=issue.times_seen,
         project_name=project.name,
     )
