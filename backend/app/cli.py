@@ -1,4 +1,5 @@
-"""`python -m app …`: up, migrate, create-project, create-user, create-token, sweep, reanalyse.
+"""`python -m app …`: up, migrate, create-project, create-user, create-token, scrub-user-data, sweep,
+reanalyse.
 
 Each command imports what it uses when it runs (none of these imports hides a cycle): a command
 starts in a fraction of the time the whole app takes to import, which matters to `sweep` run from
@@ -79,6 +80,26 @@ def cmd_create_token(args: argparse.Namespace) -> int:
     return 0
 
 
+_SCRUB_CHOICES = {"on": True, "off": False, "default": None}
+
+
+def cmd_scrub_user_data(args: argparse.Namespace) -> int:
+    from app.db import sync_session
+    from app.errors import AppError
+    from app.projects.service import sync_set_scrub_user_data
+
+    try:
+        with sync_session() as session:
+            project = sync_set_scrub_user_data(session, args.project_id, _SCRUB_CHOICES[args.mode])
+            name = project.name
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    said = {"on": "removed before storage", "off": "stored as sent", "default": "as SCRUB_USER_DATA says"}
+    print(f"project {name!r}: user data of new events {said[args.mode]}")
+    return 0
+
+
 def cmd_sweep(_args: argparse.Namespace) -> int:
     from app.analysis.sweeper import sweep
     from app.celery_app import publish_job
@@ -156,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("name")
     token.add_argument("--project", type=int, nargs="+", required=True, metavar="ID", help="project ids")
     token.set_defaults(func=cmd_create_token)
+
+    scrub = sub.add_parser(
+        "scrub-user-data", help="per project: remove the event's user and client address before storage"
+    )
+    scrub.add_argument("project_id", type=int)
+    scrub.add_argument("mode", choices=list(_SCRUB_CHOICES), help="default: follow SCRUB_USER_DATA")
+    scrub.set_defaults(func=cmd_scrub_user_data)
 
     sub.add_parser("sweep", help="re-enqueue stale pending analyses once").set_defaults(func=cmd_sweep)
 
