@@ -153,16 +153,20 @@ def claim(session: Session, error_event_id: int, *, task_id: str, settings: Sett
     if over:
         _finish_without_call(session, analysis.id, "skipped", over)
         return Outcome("skipped", over)
-    # Stored events were redacted at ingest; redact again with today's rules before they leave,
-    # and without the user: an LLM never gets a user's email, username or address.
-    prompt_event, prompt_title = redact_for_prompt(NormalizedEvent.from_dict(event.data), issue.title)
-    analysis_input = AnalysisInput(
-        event=prompt_event,
-        issue_title=prompt_title,
-        times_seen=issue.times_seen,
-        project_name=project.name,
-    )
+    analysis_input = analysis_input_for(event.data, issue.title, issue.times_seen, project.name)
     return Claimed(analysis.id, provider, analysis_input)
+
+
+def analysis_input_for(data: dict[str, Any], title: str, times_seen: int, project_name: str) -> AnalysisInput:
+    """What a provider gets for a stored event (`error_events.data`) of an issue.
+
+    Stored events were scrubbed at ingest; they are scrubbed again with today's rules before they
+    leave, and without the user: an LLM never gets a user's email, username or address.
+    """
+    event, issue_title = redact_for_prompt(NormalizedEvent.from_dict(data), title)
+    return AnalysisInput(
+        event=event, issue_title=issue_title, times_seen=times_seen, project_name=project_name
+    )
 
 
 def _finish_without_call(session: Session, analysis_id: int, status: str, reason: str) -> None:

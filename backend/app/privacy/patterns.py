@@ -185,11 +185,12 @@ URL_USERINFO_RE = _rx(
     r"(?P<password>[^\s/?#]*)@"
 )
 
-# key<sep>value in free text (form bodies, query strings, log lines, reprs, JSON, env dumps).
+# key<sep>value in free text (form bodies, query strings, log lines, reprs, JSON, env dumps,
+# `settings["key"] = value`).
 # The key must start a run: the lookbehind stops a scan from retrying inside one long word.
 TEXT_KEY_RE = _rx(
     r"(?:(?<=%26)|(?<=%3[Ff])|(?<![\w.]))(?P<key>[A-Za-z_][\w.-]{0,63})"
-    r"(?P<sep>\\?[\"']?[ \t]{0,5}(?::=|=>|={1,3}|:|%3[Dd])[ \t]{0,5})"
+    r"(?P<sep>\\?[\"']?\]?[ \t]{0,5}(?::=|=>|={1,3}|:|%3[Dd])[ \t]{0,5})"
 )
 _SCHEME = r"(?P<scheme>(?i:bearer|basic|token|digest|negotiate|sentry|bot)[ \t]+)?"
 _QUOTED = (
@@ -237,7 +238,7 @@ VENDOR_TOKEN_RE = _rx(
 
 # A bare AWS secret access key: exactly 40 characters of base64 standing alone, with upper and
 # lower case letters and a digit (a git SHA has no upper case, a word or a path has no such mix).
-AWS_SECRET_RE = _rx(r"(?<![A-Za-z0-9/+=_.-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_-]|\.[A-Za-z0-9])")
+AWS_SECRET_RE = _rx(r"(?<![A-Za-z0-9/+_.-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_-]|\.[A-Za-z0-9])")
 
 # An IBAN: country, check digits, then the account, contiguous or in groups of four; the mod-97
 # check in `iban_prefix_length` decides (and drops trailing groups that are not part of it).
@@ -272,12 +273,15 @@ def looks_like_a_word(value: str) -> bool:
 # 13 to 19 digits starting with a known issuer prefix (Visa 4, Mastercard 2221-2720 and 5,
 # Amex/Diners/JCB 30-38, Discover/Maestro/UnionPay 6), contiguous or in the printed groupings
 # (4-4-4-4, 4-6-5, 4-6-4, up to two trailing groups so a following expiry or CVV is absorbed),
-# separated by spaces, dashes or dots; a card sent as a JSON integer is checked by `is_card_number`;
+# separated by spaces or dashes, or by dots in the exact groupings only (a dotted version such as
+# 2265.2400.1041.0 is no card); a card sent as a JSON integer is checked by `is_card_number`;
 # Luhn is checked in Python. The lookarounds keep it off hex strings, versions and UUID groups.
 _ISSUER = r"(?=[456]|3(?:0[0-5]|[4678]|5(?:2[89]|[3-8]))|2(?:22[1-9]|2[3-9]|[3-6]|7[01]|720))"
 CARD_RE = _rx(
     rf"(?<![\w.]){_ISSUER}"
-    r"(?:\d{13,19}|\d{4}[ .-]\d{4,6}[ .-]\d{4,5}(?:[ .-]\d{1,4}){0,2})"
+    r"(?:\d{13,19}"
+    r"|\d{4}[ -]\d{4,6}[ -]\d{4,5}(?:[ -]\d{1,4}){0,2}"
+    r"|\d{4}\.(?:\d{4}\.\d{4}\.\d{4}|\d{6}\.\d{4,5}))"
     r"(?!\w|[-.]\d)"
 )
 
