@@ -66,7 +66,7 @@ def prepare_event(
     if event_id is not None:
         event.event_id = event_id
     template_as_sent = event.message_template
-    redactor.redact_normalized(event, policy)
+    event = redactor.redact_normalized(event, policy, payload)
     grouping = _grouping(event, template_as_sent)
     return PreparedEvent(
         project_id=project_id,

@@ -445,47 +445,16 @@ class Redactor:
         the stored event (today's rules, so a stored event is caught up), without the user object
         or the client's address, and with the user's email, username, name and address replaced
         wherever they occur in the text."""
-        identity = _identity_pattern(event)
+        identity = _identity_pattern(event.user, event.request, names=True, addresses=True)
         out = self.redact_event(event, UserDataPolicy(keep_user=False, keep_client_ip=False))
         title = self.redact_text(title)
         if identity is None:
             return out, title
+        return _hide_identity(out, identity), _hide(title, identity)
 
-        def hide(value: Any) -> Any:
-            return _map_strings(value, lambda s: identity.sub(_identity_marker, s))
-
-        out = _replace(
-            out,
-            message=hide(out.message),
-            message_template=hide(out.message_template),
-            exceptions=[
-                _replace(
-                    e,
-                    value=hide(e.value),
-                    frames=[
-                        _replace(
-                            f,
-                            context_line=hide(f.context_line),
-                            pre_context=hide(f.pre_context),
-                            post_context=hide(f.post_context),
-                            vars=hide(f.vars),
-                        )
-                        for f in e.frames
-                    ],
-                )
-                for e in out.exceptions
-            ],
-            fingerprint=hide(out.fingerprint),
-            transaction=hide(out.transaction),
-            request=hide(out.request),
-            tags=hide(out.tags),
-            contexts=hide(out.contexts),
-            breadcrumbs=hide(out.breadcrumbs),
-            extra=hide(out.extra),
-        )
-        return out, hide(title)
-
-    def redact_normalized(self, event: NormalizedEvent, policy: UserDataPolicy = KEEP_USER_DATA) -> None:
+    def redact_normalized(
+        self, event: NormalizedEvent, policy: UserDataPolicy = KEEP_USER_DATA, payload: Any = None
+    ) -> NormalizedEvent:
         """Finish scrubbing, in place, an event just normalized with `scrubbed=redact_payload(payload)`.
 
         Normalization takes the free-form trees (frame vars and source lines, request data/env/
@@ -497,6 +466,9 @@ class Redactor:
         the very values it always did (the logging template aside: app/events/prepare.py). Source
         lines are scrubbed again (a parsed stack trace has no scrubbed copy; a scrubbed line is
         found in the text cache). Labels are kept, as `redact_event` keeps them.
+
+        When the policy removes user data, what `payload` (as sent) says of the user is also
+        replaced in the event's text, as `redact_payload` replaced it; the event is returned.
         """
         text = self._optional_text
         event.message = text(event.message)
@@ -517,6 +489,8 @@ class Redactor:
         event.tags = self.redact_value(event.tags)
         if not policy.keep_user:
             event.user = {}
+        identity = _payload_identity(payload, policy)
+        return event if identity is None else _hide_identity(event, identity)
 
     def redact_payload(
         self, payload: dict[str, Any], policy: UserDataPolicy = KEEP_USER_DATA
@@ -533,6 +507,10 @@ class Redactor:
                 del out["user"]
         if isinstance(out.get("request"), dict):
             _replace_client_addresses(out["request"], keep=policy.keep_client_ip)
+        identity = _payload_identity(payload, policy)
+        if identity is not None:
+            # The user's name, email or address written elsewhere (a message, a breadcrumb) goes too.
+            out = _hide(out, identity)
         for key in ("logentry", "message"):
             if isinstance(out.get(key), dict):
                 self._filter_composed_params(out[key])
@@ -622,17 +600,16 @@ def _is_address_pair(pair: Any) -> bool:
 _IDENTITY_MIN_CHARS = 3  # shorter names ("al", "42") would hide unrelated text
 
 
-def _identity_pattern(event: NormalizedEvent) -> re.Pattern[str] | None:
-    """A pattern for the user's email, username, name and network addresses as they occur in text."""
+def _identity_pattern(user: Any, request: Any, *, names: bool, addresses: bool) -> re.Pattern[str] | None:
+    """A pattern for the user's email, username and name (`names`) and the client's network
+    addresses (`addresses`) as they occur in text; None when there is nothing to look for."""
     found: set[str] = set()
-    user = event.user if isinstance(event.user, dict) else {}
-    for key, value in user.items():
+    for key, value in user.items() if isinstance(user, dict) else ():
         if isinstance(key, str) and isinstance(value, str):
             compact = p.key_forms(key)[0]
-            if compact in p.USER_IDENTITY_KEYS - {"id"} or compact == "ipaddress":
+            if (names and compact in p.USER_IDENTITY_KEYS - {"id"}) or (addresses and compact == "ipaddress"):
                 found.add(value.strip())
-    request = event.request if isinstance(event.request, dict) else {}
-    for name in ("headers", "env"):
+    for name in ("headers", "env") if addresses and isinstance(request, dict) else ():
         tree = request.get(name)
         pairs = tree.items() if isinstance(tree, dict) else tree if isinstance(tree, list) else []
         for pair in pairs:
@@ -643,6 +620,52 @@ def _identity_pattern(event: NormalizedEvent) -> re.Pattern[str] | None:
         return None
     alternatives = "|".join(re.escape(v) for v in sorted(found, key=len, reverse=True))
     return re.compile(rf"(?<![\w.@+-])(?:{alternatives})(?![\w@-]|\.\w)", re.IGNORECASE)
+
+
+def _payload_identity(payload: Any, policy: UserDataPolicy) -> re.Pattern[str] | None:
+    """What the policy removes of the user, found in a payload as sent (None: nothing to remove)."""
+    if (policy.keep_user and policy.keep_client_ip) or not isinstance(payload, dict):
+        return None
+    return _identity_pattern(
+        payload.get("user"),
+        payload.get("request"),
+        names=not policy.keep_user,
+        addresses=not policy.keep_client_ip,
+    )
+
+
+def _hide(value: Any, identity: re.Pattern[str]) -> Any:
+    """`value` (JSON-like) with every occurrence of the user's identity replaced by a marker."""
+    return _map_strings(value, lambda s: identity.sub(_identity_marker, s))
+
+
+# The event's fields (besides exceptions) whose text may mention anything.
+_FREE_FORM_FIELDS = (
+    *("message", "message_template", "fingerprint", "transaction", "request", "tags"),
+    *("contexts", "breadcrumbs", "extra"),
+)
+
+
+def _hide_identity(event: NormalizedEvent, identity: re.Pattern[str]) -> NormalizedEvent:
+    """A copy of `event` with the user's identity replaced in every free-form field."""
+
+    def frame(f: Frame) -> Frame:
+        return _replace(
+            f,
+            context_line=_hide(f.context_line, identity),
+            pre_context=_hide(f.pre_context, identity),
+            post_context=_hide(f.post_context, identity),
+            vars=_hide(f.vars, identity),
+        )
+
+    def exception(e: ExceptionInfo) -> ExceptionInfo:
+        return _replace(e, value=_hide(e.value, identity), frames=[frame(f) for f in e.frames])
+
+    return _replace(
+        event,
+        exceptions=[exception(e) for e in event.exceptions],
+        **{name: _hide(getattr(event, name), identity) for name in _FREE_FORM_FIELDS},
+    )
 
 
 def _identity_marker(m: re.Match[str]) -> str:

@@ -678,6 +678,10 @@ def test_scrub_user_data_removes_the_user_and_the_client_address_before_storage(
         == data["request"]["headers"]["X-Forwarded-For"]
         == "[ip]"
     )
+    # the user's name and address written in the text go too; another address is debugging data
+    assert data["message"] == "[user] could not pay from [ip] (backend 172.18.0.3:5432 is down)"
+    for identity in ("jane.doe@example.com", "jdoe_77", "198.51.100.23"):
+        assert identity not in prepared.payload_json + prepared.data_json, identity
     # a project's override wins over the setting
     kept = prepare_event(
         1, _event_with_user(), normalize_sentry_event, received_at=NOW, scrub_user_data=False
