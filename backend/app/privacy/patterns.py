@@ -160,7 +160,7 @@ IBAN_TRIGGER_RE = re.compile(r"[A-Z][A-Z]\d\d", re.ASCII)
 KEY_NAME_RE = re.compile(r"-{0,2}[A-Za-z_][\w.-]{0,63}", re.ASCII)
 
 
-# --- free-text patterns --------------------------------------------------------------------------
+# --- table 2: secret VALUE patterns, and the ways text writes a key before its value ---------------
 
 
 def _rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
@@ -295,11 +295,11 @@ EMAIL_RE = _rx(
 # of what is new in each event (ids, times) and so miss the text cache; the redactor passes them
 # through without running every pattern (only when no REDACT_EXTRA_PATTERNS could match them).
 # Why none matches: a card is 13-19 digits, or digit groups of which a UUID holds at most 12, and
-# CARD_RE's lookarounds keep it off a digit run inside hex (the letter breaks it); an address needs
-# dots or two colons in a row; every token, key and scheme needs a character outside [0-9a-f-] (an
-# AWS key's prefix is uppercase: uppercase hex such as ACCA0123... is not let through here); a
-# key=value needs a key starting with a letter not preceded by a word character. The tests check
-# that the full pass leaves every such string unchanged.
+# CARD_RE's lookarounds keep it off a digit run inside hex (the letter breaks it); an SSN has a
+# 3-2-4 grouping, an IBAN and every token, key and scheme need a character outside [0-9a-f-] (an
+# AWS key's prefix is uppercase: uppercase hex such as ACCA0123... is not let through here; an AWS
+# secret needs upper case); a key=value needs a key starting with a letter not preceded by a word
+# character. The tests check that the full pass leaves every such string unchanged.
 PLAIN_ID_RE = _rx(
     r"[0-9a-f]{0,63}[a-f][0-9a-f]{0,63}"
     r"|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
@@ -350,24 +350,44 @@ def card_prefix_length(candidate: str) -> int:
     return 0
 
 
+def _mod97(text: str, n: int = 0) -> int:
+    """The number an IBAN's characters spell (letters as 10-35), modulo 97."""
+    for c in text:
+        n = (n * (100 if c > "9" else 10) + int(c, 36)) % 97
+    return n
+
+
+# IBAN length by country (the SWIFT IBAN registry).
+IBAN_LENGTHS: dict[str, int] = {
+    **{"AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29},
+    **{"BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29},
+    **{"ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28},
+    **{"HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20},
+    **{"LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19},
+    **{"MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29},
+    **{"RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28},
+    **{"TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20},
+}
+
+
 def iban_prefix_length(candidate: str) -> int:
     """Length of the leading part of an IBAN_RE match that is an IBAN (0 if none).
 
-    An IBAN has 15 to 34 characters and passes ISO 7064 mod 97-10 (the country and check digits
-    moved to the end, letters as 10-35, the number mod 97 is 1). Trailing groups are dropped
-    until what is left checks out, so a word written after the IBAN is not taken for part of it.
+    An IBAN has its country's length (IBAN_LENGTHS) and passes ISO 7064 mod 97-10: with the
+    country and check digits moved to the end and letters read as 10-35, the number mod 97 is 1.
+    Trailing groups past that length are not part of it ("DE89 3704 0044 0532 0130 00 EUR").
     """
-    groups = candidate.split(" ")
-    while groups:
-        compact = "".join(groups)
-        if 15 <= len(compact) <= 34:
-            rearranged = compact[4:] + compact[:4]
-            if int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1:
-                return len(" ".join(groups))
-        if len(groups) == 1:
-            return 0
-        groups.pop()
-    return 0
+    wanted = IBAN_LENGTHS.get(candidate[:2])
+    if wanted is None:
+        return 0
+    chars = end = 0  # read up to the wanted number of characters, spaces not counted
+    while end < len(candidate) and chars < wanted:
+        chars += candidate[end] != " "
+        end += 1
+    if chars < wanted:
+        return 0
+    compact = candidate[:end].replace(" ", "")
+    return end if _mod97(compact[4:] + compact[:4]) == 1 else 0
 
 
 def aws_secret_key(candidate: str) -> bool:

@@ -64,7 +64,7 @@ _TEXT_CACHE_MAX_CHARS = 512
 _MAX_ROUNDS = 4
 _FIXPOINT_MAX_CHARS = 65_536
 # What a key name says about the value under it.
-_PLAIN, _SENSITIVE, _LINE = 0, 2, 3
+_PLAIN, _SENSITIVE, _LINE = 0, 1, 2
 _CONTAINERS = (dict, list, tuple)
 # Nesting walked recursively before the iterative walk takes over (well under the recursion limit).
 _RECURSION_BUDGET = 64
@@ -777,10 +777,15 @@ def _aws_secret(m: re.Match[str]) -> str:
 
 
 def _redact_ibans(s: str) -> str:
+    # As _redact_cards: a failed candidate resumes the search one character on.
     out: list[str] = []
+    checked: dict[str, int] = {}  # repeated candidates (hostile input) are checked once
     last = pos = 0
     while (m := p.IBAN_RE.search(s, pos)) is not None:
-        n = p.iban_prefix_length(m.group(0))
+        candidate = m.group(0)
+        n = checked.get(candidate)
+        if n is None:
+            n = checked[candidate] = p.iban_prefix_length(candidate)
         if n:
             out.append(s[last : m.start()])
             out.append(p.IBAN)

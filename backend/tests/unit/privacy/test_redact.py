@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import string
 import time
 from datetime import UTC, datetime
@@ -672,6 +673,16 @@ def test_split_setting_reads_json_lists_and_comma_separated_text() -> None:
 MB = 1_000_000
 
 
+def _distinct_iban_candidates() -> str:
+    """1 MB of distinct 'DE12 3456 FR78 9012 ...' groups: every other group starts a candidate."""
+    rng = random.Random(1)
+    groups = (
+        f"{rng.choice(['DE', 'FR', 'GB', 'XX'])}{rng.randint(10, 99)} {rng.randint(1000, 9999)}"
+        for _ in range(MB)
+    )
+    return " ".join(groups)[:MB]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -683,6 +694,14 @@ MB = 1_000_000
         pytest.param('password="' * (MB // 10), id="unclosed-quotes"),
         pytest.param("x://a:b@" * (MB // 8), id="userinfo"),
         pytest.param("::1 " * (MB // 4), id="ipv6-candidates"),
+        pytest.param("--password " * (MB // 11), id="cli-flags"),
+        pytest.param("the password is x1 " * (MB // 19), id="prose"),
+        pytest.param("mysql -p" * (MB // 8), id="mysql"),
+        pytest.param("DE89 3704 " * (MB // 10), id="iban-groups"),
+        pytest.param(_distinct_iban_candidates(), id="iban-candidates"),
+        pytest.param("A1b2" * (MB // 4), id="base64-run"),
+        pytest.param("123-45-6789-" * (MB // 12), id="ssn-chain"),
+        pytest.param("k%3D" * (MB // 4), id="url-encoded-keys"),
     ],
 )
 def test_hostile_input_is_handled_in_bounded_time(text: str) -> None:

@@ -700,3 +700,35 @@ def test_store_client_ip_false_replaces_only_the_client_address(monkeypatch: pyt
         assert stored["request"]["headers"]["X-Real-IP"] == "[ip]"
     # the address in the error message is the server's story, not the user's identity
     assert "backend 172.18.0.3:5432 is down" in data["message"]
+
+
+# --- one set of rules ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pre_context", "expected"),
+    [
+        # a [name, value] pair of lines: the value goes, in every copy
+        (["password", "hunter2"], ["password", "[Filtered]"]),
+        (
+            ["    db = connect(", "        password='hunter2')"],
+            ["    db = connect(", "        password='[Filtered]')"],
+        ),
+        # source lines that mention a secret's name are no pair: kept as written, in every copy
+        (
+            ["def login(user, password):", "    return check(user, password)"],
+            ["def login(user, password):", "    return check(user, password)"],
+        ),
+    ],
+)
+def test_source_lines_read_the_same_in_the_payload_the_event_and_the_prompt(
+    pre_context: list[str], expected: list[str]
+) -> None:
+    e = base_event()
+    _frame(e)["pre_context"] = pre_context
+    prepared, prompt = stored_and_sent(e)
+    payload, data = json.loads(prepared.payload_json), json.loads(prepared.data_json)
+    assert _frame(payload)["pre_context"] == expected
+    assert data["exceptions"][0]["frames"][0]["pre_context"] == expected
+    for line in expected:
+        assert line in prompt
