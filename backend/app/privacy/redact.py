@@ -197,8 +197,8 @@ class Redactor:
         return out
 
     def _redact_once(self, text: str, emails: bool) -> str:
-        if len(text) < 5:
-            return text  # nothing we look for fits: the shortest is "pw=x" and needs a value
+        if len(text) < 4:
+            return text  # nothing we look for fits: the shortest is "pw=x"
         s = text
         # Order matters: a PEM body or a JWT must go before the key=value pass cuts it into
         # pieces, and URL passwords before the email pass reads "user:pass@host" as an address.
