@@ -3,8 +3,8 @@
     2026-12-06 20:31:07,114 pid=4242 INFO access: POST /api/1/envelope/ 429 1.8ms project=1 in=2218
     out=58 "project rate limit exceeded"   (one line in the log)
 
-Time and process id come from the log format (app/logging_setup.py). Query values under names that
-carry credentials (`sentry_key`, `token`, …) are written as `[Filtered]`. Every 4xx and 5xx line
+Time and process id come from the log format (app/logging_setup.py). The query string is scrubbed
+by the same policy as events (app/privacy): `sentry_key=…`, `token=…` are written as `[Filtered]`. Every 4xx and 5xx line
 ends with the reason the client was given (the `detail` of the JSON answer); successful lines can be
 sampled (ACCESS_LOG_SUCCESS_SAMPLE), so a log under load stays readable while every refusal is in it.
 """
@@ -13,27 +13,22 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
-from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.privacy import redact_text
+
 logger = logging.getLogger("access")
 
-# Query parameters whose values are credentials (the ingest endpoints' `sentry_key` among them).
-_SECRET_PARAM = re.compile(r"key|token|secret|pass|pwd|pw$|auth|sig|session|cookie|credential", re.IGNORECASE)
 _REASON_BYTES = 2048  # enough of an error answer to find its detail
 _MAX_REASON_CHARS = 200
 
 
 def filtered_query(query: str) -> str:
-    """The query string with credential values replaced by [Filtered]."""
-    if not query:
-        return ""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, "[Filtered]" if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="[]/")
+    """The query string with credentials filtered by the scrubbing policy (app/privacy), as in events."""
+    return redact_text(query) if query else ""
 
 
 def error_reason(body: bytes) -> str | None:

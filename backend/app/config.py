@@ -222,6 +222,13 @@ class Settings(BaseSettings):
     # replaced, and key names whose values are filtered. A JSON list, or comma-separated text.
     redact_extra_patterns: Annotated[list[str], NoDecode] = []
     redact_extra_fields: Annotated[list[str], NoDecode] = []
+    # The event's user (id, email, username, ip_address) is stored as the SDK sent it, as Sentry does;
+    # SCRUB_USER_DATA=true removes it and the client's address before storage (a project's
+    # scrub_user_data, when set, overrides this). STORE_CLIENT_IP=false replaces only the client's
+    # address (user.ip_address, REMOTE_ADDR, X-Forwarded-For, X-Real-IP) by "[ip]". The LLM prompt
+    # never gets the user's email, username or address, whatever these say (app/privacy/redact.py).
+    scrub_user_data: bool = False
+    store_client_ip: bool = True
 
     @field_validator("redact_extra_patterns", "redact_extra_fields", mode="before")
     @classmethod

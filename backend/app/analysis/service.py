@@ -36,7 +36,7 @@ from app.analysis.providers.factory import ProviderConfigError, build_provider_o
 from app.config import Settings
 from app.events.model import NormalizedEvent
 from app.models import IssueAnalysis, Project
-from app.privacy.redact import redact_event, redact_text
+from app.privacy.redact import redact_for_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -155,14 +155,20 @@ def claim(session: Session, error_event_id: int, *, task_id: str, settings: Sett
     if over:
         alerts = _finish_without_call(session, analysis.id, "skipped", over)
         return Outcome("skipped", over, alerts=alerts)
-    # Stored events were redacted at ingest; redact again with today's rules before they leave.
-    analysis_input = AnalysisInput(
-        event=redact_event(NormalizedEvent.from_dict(event.data)),
-        issue_title=redact_text(issue.title),
-        times_seen=issue.times_seen,
-        project_name=project.name,
-    )
+    analysis_input = analysis_input_for(event.data, issue.title, issue.times_seen, project.name)
     return Claimed(analysis.id, provider, analysis_input)
+
+
+def analysis_input_for(data: dict[str, Any], title: str, times_seen: int, project_name: str) -> AnalysisInput:
+    """What a provider gets for a stored event (`error_events.data`) of an issue.
+
+    Stored events were scrubbed at ingest; they are scrubbed again with today's rules before they
+    leave, and without the user: an LLM never gets a user's email, username or address.
+    """
+    event, issue_title = redact_for_prompt(NormalizedEvent.from_dict(data), title)
+    return AnalysisInput(
+        event=event, issue_title=issue_title, times_seen=times_seen, project_name=project_name
+    )
 
 
 def _finish_without_call(session: Session, analysis_id: int, status: str, reason: str) -> tuple[int, ...]:

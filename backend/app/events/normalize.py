@@ -7,11 +7,11 @@ result can always be stored. The seed's `stack` text is parsed into an exception
 looks like a Python, JavaScript or Java stack trace.
 
 Ingest scrubs the client's payload once (`redact_payload`) and passes the scrubbed copy as
-`scrubbed`: the free-form trees (frame vars, request data/env/cookies, user, contexts, breadcrumbs,
-extra) are taken from it, only bounded on the way. Everything else is read from the payload as
-sent: labels (ids, levels, release, exception types, frame locations), which stay as sent, and the
-text this module reshapes or composes (messages formatted from their params, exception values,
-source lines, fingerprint, transaction, the request line and headers, tags, numbers turned into
+`scrubbed`: the free-form trees (frame vars and source lines, request data/env/cookies, user, tags,
+contexts, breadcrumbs, extra) are taken from it, only bounded on the way. Everything else is read
+from the payload as sent: labels (ids, levels, release, exception types, frame locations), which
+stay as sent, and the text this module reshapes or composes (messages formatted from their params,
+exception values, fingerprint, transaction, the request line and headers, numbers turned into
 text, a parsed stack trace), which `Redactor.redact_normalized` scrubs afterwards. A scrubbed copy
 has the payload's shape (same keys, same list lengths), which is what lets the two be read side by
 side.
@@ -320,6 +320,8 @@ def _lines(value: Any, first: bool) -> list[str]:
 
 def _frame(data: dict[str, Any], scrubbed: Any) -> Frame:
     get = data.get
+    # Source lines are free-form text: from the scrubbed frame, which has the payload's shape.
+    lines = scrubbed.get if isinstance(scrubbed, dict) else get
     return Frame(
         filename=_text(get("filename"), MAX_PATH),
         abs_path=_text(get("abs_path"), MAX_PATH),
@@ -328,9 +330,9 @@ def _frame(data: dict[str, Any], scrubbed: Any) -> Frame:
         lineno=_int(get("lineno")),
         colno=_int(get("colno")),
         in_app=_bool(get("in_app")),
-        context_line=_text(get("context_line"), MAX_LINE),
-        pre_context=_lines(get("pre_context"), first=False),
-        post_context=_lines(get("post_context"), first=True),
+        context_line=_text(lines("context_line"), MAX_LINE),
+        pre_context=_lines(lines("pre_context"), first=False),
+        post_context=_lines(lines("post_context"), first=True),
         vars=_mapping(_get(scrubbed, "vars")),
     )
 
@@ -505,7 +507,7 @@ def normalize_sentry_event(
     message, template = _message_parts(data.get("logentry"))
     if message is None and template is None:
         message, template = _message_parts(data.get("message"))
-    tags = _tags(data.get("tags"))
+    tags = _tags(scrubbed.get("tags"))
     platform = _text(data.get("platform"), 64)
     timestamp, time_note = event_time(data.get("timestamp"), received_at)
     return NormalizedEvent(
@@ -599,7 +601,7 @@ def normalize_seed_event(
         status_code=status,
         request=request,
         user=_mapping(scrubbed.get("user")),
-        tags=_tags(data.get("tags")),
+        tags=_tags(scrubbed.get("tags")),
         extra=extra,
         **_scalar_fields(data),
     )

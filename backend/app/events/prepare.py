@@ -15,7 +15,7 @@ from app.events.model import NormalizedEvent
 from app.events.normalize import Normalizer
 from app.grouping.fingerprint import Grouping, compute_grouping, event_title
 from app.jsonb import dumps_jsonb
-from app.privacy.redact import get_redactor
+from app.privacy.redact import get_redactor, user_data_policy
 
 
 @dataclass(frozen=True)
@@ -51,19 +51,22 @@ def prepare_event(
     *,
     received_at: datetime,
     event_id: str | None = None,
+    scrub_user_data: bool | None = None,
 ) -> PreparedEvent:
     """Scrub the payload, normalize it into an event (scrubbed too), group it, serialise both.
 
     `event_id`: the id the client was answered with (ingest chose it when accepting the event),
-    which the event is stored under whatever the payload says.
+    which the event is stored under whatever the payload says. `scrub_user_data`: the project's
+    override of the SCRUB_USER_DATA setting (None: follow the setting).
     """
     redactor = get_redactor()
-    scrubbed = redactor.redact_payload(payload)
+    policy = user_data_policy(scrub_user_data)
+    scrubbed = redactor.redact_payload(payload, policy)
     event = normalize(payload, received_at=received_at, scrubbed=scrubbed)
     if event_id is not None:
         event.event_id = event_id
     template_as_sent = event.message_template
-    redactor.redact_normalized(event)
+    event = redactor.redact_normalized(event, policy, payload)
     grouping = _grouping(event, template_as_sent)
     return PreparedEvent(
         project_id=project_id,

@@ -259,7 +259,12 @@ class Digester:
                 if normalize is normalize_sentry_event:
                     data["event_id"] = row.event_id  # a Sentry event's payload names its id, as answered
                 prepared = prepare_event(
-                    row.project_id, data, normalize, received_at=row.received_at, event_id=row.event_id
+                    row.project_id,
+                    data,
+                    normalize,
+                    received_at=row.received_at,
+                    event_id=row.event_id,
+                    scrub_user_data=row.scrub_user_data,
                 )
                 ready.append((row.id, prepared))
             except Exception as exc:  # a bug of ours on a strange event: keep the row, say why

@@ -108,8 +108,11 @@ async def notify_inbox(conn: AsyncConnection[Any]) -> None:
 
 
 # The oldest rows no other digester holds; a row is claimed for the claiming transaction only.
+# Each comes with its project's scrub_user_data (NULL: the SCRUB_USER_DATA setting decides).
 CLAIM_SQL = """
-SELECT id, project_id, event_id, received_at, sealed, kind FROM ingest_inbox
+SELECT id, project_id, event_id, received_at, sealed, kind,
+       (SELECT scrub_user_data FROM projects WHERE projects.id = ingest_inbox.project_id)
+FROM ingest_inbox
 WHERE attempts < %(max_attempts)s
 ORDER BY id
 LIMIT %(limit)s
@@ -133,6 +136,7 @@ class InboxRow:
     received_at: datetime
     sealed: bytes
     kind: str
+    scrub_user_data: bool | None = None  # the project's override of SCRUB_USER_DATA
 
 
 async def claim(conn: AsyncConnection[Any], limit: int) -> list[InboxRow]:

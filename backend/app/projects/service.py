@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
+from app.errors import AppError
 from app.models import Project
 from app.projects import repository
 from app.projects.cache import project_cache
@@ -104,4 +105,17 @@ def sync_create_project(session: Session, name: str) -> Project:
         return existing
     project = Project(name=name, public_key=new_public_key())
     repository.sync_add(session, project)
+    return project
+
+
+def sync_set_scrub_user_data(session: Session, project_id: int, scrub: bool | None) -> Project:
+    """Set a project's `scrub_user_data` (None: follow the SCRUB_USER_DATA setting).
+
+    Raises AppError (404) for an unknown project. Applies to events stored from now on.
+    """
+    project = repository.sync_get_by_id(session, project_id)
+    if project is None:
+        raise AppError(f"no project with id {project_id}", status_code=404)
+    project.scrub_user_data = scrub
+    session.flush()
     return project

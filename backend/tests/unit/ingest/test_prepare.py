@@ -94,8 +94,8 @@ def test_the_logging_template_is_stored_scrubbed_and_groups_as_sent() -> None:
     }
     prepared = sentry(payload)
     data = stored(prepared)[1]
-    assert data["message_template"] == "login from [ip] failed (password=[Filtered]) for %s"
-    assert data["message"] == "login from [ip] failed (password=[Filtered]) for bob"
+    assert data["message_template"] == "login from 10.1.2.3 failed (password=[Filtered]) for %s"
+    assert data["message"] == "login from 10.1.2.3 failed (password=[Filtered]) for bob"
     assert "hunter2" not in prepared.payload_json + prepared.data_json + prepared.title
     # the fingerprint is the one grouping v1 has always computed, from the template as sent
     assert (
@@ -143,8 +143,11 @@ def test_seed_events_are_scrubbed_once_and_stack_text_after_parsing() -> None:
     }
     prepared = prepare_event(1, payload, normalize_seed_event, received_at=NOW)
     _, data = stored(prepared)
-    for secret in ("jane@example.com", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4111 1111 1111 1111", "hunter2"):
+    for secret in ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4111 1111 1111 1111", "hunter2"):
         assert secret not in prepared.payload_json + prepared.data_json + prepared.title, secret
+    # an email in text is masked; the user object is stored as sent (SCRUB_USER_DATA is off)
+    assert data["message"] == "charge failed for [email]"
+    assert data["user"] == {"email": "jane@example.com"}
     exc = data["exceptions"][0]
     assert exc["type"] == "ValueError"
     assert exc["value"] == "card [card] rejected\n  password=[Filtered]"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
+import random
 import string
 import time
 from datetime import UTC, datetime
@@ -79,7 +79,7 @@ EXAMPLES = [
     pytest.param(
         "mysql://root:r00tpw!@10.0.0.5:3306/shop",
         "r00tpw!",
-        "mysql://root:[Filtered]@[ip]:3306/shop",
+        "mysql://root:[Filtered]@10.0.0.5:3306/shop",
         id="mysql-url",
     ),
     pytest.param(
@@ -219,19 +219,6 @@ EXAMPLES = [
         id="email",
     ),
     pytest.param(
-        "client 198.51.100.7:51234 via 203.0.113.42",
-        "198.51.100.7",
-        "client [ip]:51234 via [ip]",
-        id="ipv4",
-    ),
-    pytest.param(
-        "from [2001:db8:85a3::8a2e:370:7334]:8443 and fe80::1ff:fe23:4567:890a%eth0",
-        "2001:db8:85a3::8a2e:370:7334",
-        "from [[ip]]:8443 and [ip]%eth0",
-        id="ipv6",
-    ),
-    pytest.param("mapped ::ffff:192.0.2.128 here", "192.0.2.128", "mapped [ip] here", id="ipv4-mapped-ipv6"),
-    pytest.param(
         "login failed for user=bob password=Winter2024! from host",
         "Winter2024!",
         "login failed for user=bob password=[Filtered] from host",
@@ -330,6 +317,17 @@ SURVIVORS = [
     "pointer 0x7f3a2c1b2d30, hash 9f86d081884c7d659a2feaa0c55ad015",
     "SELECT * FROM users WHERE id = 42 LIMIT 10",
     "phone +1 555 123 4567",
+    # network addresses in text are debugging data, not personal data
+    "client 198.51.100.7:51234 via 203.0.113.42",
+    "could not connect to server at 172.18.0.3:5432",
+    "from [2001:db8:85a3::8a2e:370:7334]:8443 and fe80::1ff:fe23:4567:890a%eth0",
+    "mapped ::ffff:192.0.2.128 here",
+    # versions are not addresses
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "client version 2.4.1.0 refused the handshake",
+    "KeyError: 'user_id'",
+    "the password is incorrect",
+    "gcc -pthread -pipe -O2 main.c",
     "user@localhost is not an address with a domain",
     "",
     "short",
@@ -376,7 +374,6 @@ def test_ids_and_timestamps_take_the_shortcut_and_survive(text: str) -> None:
         ("4111111111111111", "[card]"),  # digits only, 16 of them: a card, not an id
         ("4111-1111-1111-1111", "[card]"),
         ("ACCA0123456789ABCDEF", "[aws-key]"),  # uppercase hex: an AWS key id
-        ("2001:db8:85a3::8a2e:370:7334", "[ip]"),
     ],
 )
 def test_secrets_shaped_like_ids_are_not_let_through(text: str, marker: str) -> None:
@@ -389,20 +386,13 @@ def test_extra_patterns_still_apply_to_ids() -> None:
     assert redactor.redact_text("deadbeef0123456789abcdef") != "deadbeef0123456789abcdef"
 
 
-def test_a_dotted_quad_is_treated_as_an_ip_unless_a_key_says_it_is_a_version() -> None:
-    # Documented choice: in free text "1.2.3.4" cannot be told apart from an address, so it is
-    # hidden; "v1.2.3.4", 3-part and 5-part versions are not addresses and survive (SURVIVORS).
-    assert redact_text("upgraded to 1.2.3.4 today") == "upgraded to [ip] today"
+def test_a_dotted_quad_is_kept_in_text_and_under_version_keys() -> None:
+    # Addresses in text are debugging data, and "1.2.3.4" is as likely a version.
+    assert redact_text("upgraded to 1.2.3.4 today") == "upgraded to 1.2.3.4 today"
     data = {"os": {"version": "10.0.0.1", "kernel_version": "1.1.1.2"}, "host": {"ip": "10.0.0.1"}}
-    assert redact_value(data) == {
-        "os": {"version": "10.0.0.1", "kernel_version": "1.1.1.2"},
-        "host": {"ip": "[ip]"},
-    }
+    assert redact_value(data) == data
     payload = {"modules": {"click-plugins": "1.1.1.2", "weird": "see 10.0.0.1"}, "x": "1.1.1.2"}
-    assert redact_payload(payload) == {
-        "modules": {"click-plugins": "1.1.1.2", "weird": "see [ip]"},
-        "x": "[ip]",
-    }
+    assert redact_payload(payload) == payload
 
 
 # --- by key, in structures -----------------------------------------------------------------------
@@ -504,7 +494,7 @@ def test_header_pairs_are_read_as_key_value() -> None:
 
 def test_strings_in_structures_are_scanned_by_value() -> None:
     data = {"msg": "mail bob@example.com", "items": [{"note": "from 203.0.113.9"}], "n": 5}
-    assert redact_value(data) == {"msg": "mail [email]", "items": [{"note": "from [ip]"}], "n": 5}
+    assert redact_value(data) == {"msg": "mail [email]", "items": [{"note": "from 203.0.113.9"}], "n": 5}
 
 
 def test_deep_nesting_does_not_hit_the_recursion_limit() -> None:
@@ -567,24 +557,22 @@ def test_redact_event_scrubs_every_free_form_field() -> None:
     event = _event()
     out = redact_event(event)
     dumped = json.dumps(out.to_dict())
-    for secret in (
-        "hunter2",
-        "pg_pass_42",
-        "jane@example.com",
-        "198.51.100.7",
-        "abcdef123456",
-        "zzz",
-        "k123456",
-        "t0ken9",
-    ):
+    for secret in ("hunter2", "pg_pass_42", "abcdef123456", "zzz", "k123456", "t0ken9"):
         assert secret not in dumped, secret
     frame = out.exceptions[0].frames[0]
     assert frame.context_line == '    conn = psycopg.connect("postgresql://app:[Filtered]@db/app")'
     assert frame.pre_context == ["def connect():", "    # password=[Filtered] in a comment"]
     assert frame.vars == {"password": FILTERED, "retries": 3, "email": "'[email]'"}
     assert out.message == "login failed for [email] with token=[Filtered]"
-    assert out.exceptions[0].value == "auth failed for [ip]"
-    assert out.user == {"id": "42", "email": "[email]", "ip_address": "[ip]", "username": FILTERED}
+    assert out.exceptions[0].value == "auth failed for 198.51.100.7"  # debugging data
+    # the user is kept as the SDK sent it (SCRUB_USER_DATA is off by default), the client's address too
+    assert out.user == {
+        "id": "42",
+        "email": "jane@example.com",
+        "ip_address": "198.51.100.7",
+        "username": "jane",
+    }
+    assert out.request["env"] == {"REMOTE_ADDR": "198.51.100.7"}
     assert out.request["headers"] == {"Authorization": FILTERED, "Cookie": FILTERED, "Accept": "*/*"}
     assert out.request["cookies"] == {"sessionid": FILTERED, "theme": FILTERED}
     assert out.request["query_string"] == "next=/home&api_key=[Filtered]"
@@ -614,7 +602,8 @@ def test_redact_payload_keeps_seed_fields_and_scrubs_sentry_fields() -> None:
         "status_code": 500,
         "timestamp": "2024-01-15T12:00:00Z",
     }
-    assert redact_payload(seed) == seed
+    # the seed's project_key is the key it writes with: a secret
+    assert redact_payload(seed) == {**seed, "project_key": FILTERED}
     sentry = {
         "event_id": "fc6d8c0c43fc4630ad850ee518f1b9d0",
         "user": {"id": 7, "email": "a.b@example.org", "ip_address": "{{auto}}", "username": "ab"},
@@ -623,7 +612,7 @@ def test_redact_payload_keeps_seed_fields_and_scrubs_sentry_fields() -> None:
     }
     out = redact_payload(sentry)
     assert out["event_id"] == sentry["event_id"]
-    assert out["user"] == {"id": 7, "email": "[email]", "ip_address": "{{auto}}", "username": FILTERED}
+    assert out["user"] == sentry["user"]
     assert out["request"] == {"headers": [["Authorization", FILTERED]], "query_string": [["token", FILTERED]]}
     assert out["exception"]["values"][0]["value"] == "bad card [card]"
 
@@ -638,7 +627,7 @@ def test_redact_payload_filters_logentry_params_that_form_a_secret_once_formatte
     }
     out = redact_payload(payload)
     assert out["logentry"] == {"message": "retry %s with %s=%s", "params": ["jane", "token", FILTERED]}
-    assert out["message"]["params"] == {"u": "app", "k": "password", "v": FILTERED, "n": FILTERED}
+    assert out["message"]["params"] == {"u": "app", "k": "password", "v": FILTERED, "n": "[card]"}
     # params that form nothing stay as sent
     plain = {"logentry": {"message": "order %s failed after %d tries", "params": ["A-17", 3]}}
     assert redact_payload(plain) == plain
@@ -684,6 +673,16 @@ def test_split_setting_reads_json_lists_and_comma_separated_text() -> None:
 MB = 1_000_000
 
 
+def _distinct_iban_candidates() -> str:
+    """1 MB of distinct 'DE12 3456 FR78 9012 ...' groups: every other group starts a candidate."""
+    rng = random.Random(1)
+    groups = (
+        f"{rng.choice(['DE', 'FR', 'GB', 'XX'])}{rng.randint(10, 99)} {rng.randint(1000, 9999)}"
+        for _ in range(MB)
+    )
+    return " ".join(groups)[:MB]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -695,6 +694,14 @@ MB = 1_000_000
         pytest.param('password="' * (MB // 10), id="unclosed-quotes"),
         pytest.param("x://a:b@" * (MB // 8), id="userinfo"),
         pytest.param("::1 " * (MB // 4), id="ipv6-candidates"),
+        pytest.param("--password " * (MB // 11), id="cli-flags"),
+        pytest.param("the password is x1 " * (MB // 19), id="prose"),
+        pytest.param("mysql -p" * (MB // 8), id="mysql"),
+        pytest.param("DE89 3704 " * (MB // 10), id="iban-groups"),
+        pytest.param(_distinct_iban_candidates(), id="iban-candidates"),
+        pytest.param("A1b2" * (MB // 4), id="base64-run"),
+        pytest.param("123-45-6789-" * (MB // 12), id="ssn-chain"),
+        pytest.param("k%3D" * (MB // 4), id="url-encoded-keys"),
     ],
 )
 def test_hostile_input_is_handled_in_bounded_time(text: str) -> None:
@@ -756,17 +763,6 @@ emails = st.builds(
     st.text(string.ascii_lowercase, min_size=2, max_size=10),
     st.sampled_from(["com", "org", "io", "co.uk", "de"]),
 )
-ipv4s = st.tuples(
-    st.integers(1, 223).filter(lambda o: o != 127),
-    st.integers(0, 255),
-    st.integers(0, 255),
-    st.integers(1, 254),
-).map(lambda t: ".".join(map(str, t)))
-ipv6s = (
-    st.integers(1, 2**128 - 1)
-    .map(lambda n: ipaddress.IPv6Address(n).compressed)
-    .filter(lambda s: s != "::1" and any(c.isdigit() for c in s))
-)
 jwts = st.builds(
     lambda alg, sub, sig: f"{_b64url({'alg': alg, 'typ': 'JWT'})}.{_b64url({'sub': sub})}.{sig}",
     st.sampled_from(["HS256", "RS256"]),
@@ -813,7 +809,7 @@ _PASSWORD_CONTEXTS = [
 ]
 secrets_in_context = st.one_of(
     st.tuples(passwords, st.sampled_from(_PASSWORD_CONTEXTS)).map(lambda t: (t[0], t[1].format(t[0]))),
-    st.one_of(emails, ipv4s, ipv6s, jwts, aws_ids, vendor_tokens, cards()).map(lambda s: (s, s)),
+    st.one_of(emails, jwts, aws_ids, vendor_tokens, cards()).map(lambda s: (s, s)),
     basic_tokens.map(lambda t: (t, f"Basic {t}")),
 )
 separators = st.sampled_from([" ", "\n", ", ", "; ", "\t", " | ", " (", ") "])
