@@ -3,10 +3,11 @@
     2026-12-06 20:31:07,114 pid=4242 INFO access: POST /api/1/envelope/ 429 1.8ms project=1 in=2218
     out=58 "project rate limit exceeded"   (one line in the log)
 
-Time and process id come from the log format (app/logging_setup.py). The query string is scrubbed
-by the same policy as events (app/privacy): `sentry_key=…`, `token=…` are written as `[Filtered]`. Every 4xx and 5xx line
-ends with the reason the client was given (the `detail` of the JSON answer); successful lines can be
-sampled (ACCESS_LOG_SUCCESS_SAMPLE), so a log under load stays readable while every refusal is in it.
+Time and process id come from the log format (app/logging_setup.py). The query string is scrubbed by
+the same policy as events (app/privacy): `sentry_key=…`, `token=…` are written as `[Filtered]`.
+Every 4xx and 5xx line ends with the reason the client was given (the `detail` of the JSON answer);
+successful lines can be sampled (ACCESS_LOG_SUCCESS_SAMPLE), so a log under load stays readable
+while every refusal is in it.
 """
 
 from __future__ import annotations
