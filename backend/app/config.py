@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     digest_yield_ratio: float = Field(default=3.0, ge=0)
     digest_max_delay_s: float = Field(default=5.0, ge=0)
 
+    # GET /metrics (app/monitoring.py): with a token, scrapers send `Authorization: Bearer <token>`;
+    # without one, only loopback clients are answered.
+    metrics_token: str | None = None
+
     # Redaction on top of the built-in rules: regexes whose matches (or their `secret` group) are
     # replaced, and key names whose values are filtered. A JSON list, or comma-separated text.
     redact_extra_patterns: Annotated[list[str], NoDecode] = []

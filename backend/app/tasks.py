@@ -7,12 +7,13 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import celeryd_after_setup, worker_init
+from celery.signals import celeryd_after_setup, worker_init, worker_process_shutdown, worker_shutdown
 
 from app.analysis import runner, service
 from app.analysis.sweeper import sweep
 from app.celery_app import HARD_TIME_LIMIT_S, MAX_RETRIES, SOFT_TIME_LIMIT_S, celery_app, publish_job
 from app.config import get_settings
+from app.metrics import process_exited, process_started
 from app.runtime.cpu_priority import lower_cpu_priority
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,14 @@ def _announce_provider(**_kwargs: Any) -> None:
 def _give_way_to_ingest(**_kwargs: Any) -> None:
     # In the worker's main process before its pool starts: prefork children and green threads inherit it.
     lower_cpu_priority(get_settings().worker_nice)
+    process_started("worker")
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def _leave_metrics(**_kwargs: Any) -> None:
+    # The worker (or one of its prefork children) no longer counts among the running processes.
+    process_exited()
 
 
 @celery_app.task(

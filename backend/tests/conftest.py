@@ -11,6 +11,8 @@ and starts no embedded one; tests/unit/conftest.py makes any connection attempt 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +45,10 @@ TABLES = (
 )
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
+
+
 def runs_only_unit_tests(config: pytest.Config) -> bool:
     """True when every path the run was given (testpaths when none) lies in tests/unit."""
     base = config.invocation_params.dir
@@ -51,6 +57,9 @@ def runs_only_unit_tests(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The metrics of this run (the live server, its digester, the workers: they inherit it), apart from
+    # any other run's; before any app module settles a default (app/metrics.py).
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="faultline-test-metrics-")
     if runs_only_unit_tests(config):
         return
     database_url = fresh_database(resolve_postgres_server())

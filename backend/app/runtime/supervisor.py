@@ -4,6 +4,9 @@ With DATABASE_URL / REDIS_URL unset it boots the embedded PostgreSQL and Valkey 
 with them set it uses those servers. The API processes only accept events into the inbox
 (EMBEDDED_DIGESTER off); the digesters that store them run here as peers of the API, and one that
 exits is started again. Ctrl-C stops all.
+
+Every process it starts counts its metrics in `.data/metrics` (PROMETHEUS_MULTIPROC_DIR, see
+app/metrics.py), emptied at each start: `up` owns the processes, so it owns their metrics too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from app.cli_setup import ensure_first_run_objects
@@ -23,6 +27,7 @@ from app.runtime.embedded import start_postgres, start_valkey, wait_for_port
 from app.runtime.migrate import BACKEND_DIR, upgrade_head
 
 DATA_DIR = BACKEND_DIR.parent / ".data"
+METRICS_DIR = DATA_DIR / "metrics"
 # Analyses wait on the LLM for seconds and use little CPU: one worker process with a gevent pool keeps
 # this many of them in flight (prefork would need a process each). The seed's time limits hold there
 # too (soft limit armed per task in app/celery_app.py, hard limit by Celery's gevent pool). Celery
@@ -70,10 +75,24 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2, digesters: int = 1) -> int:
+def _fresh_metrics_dir(env: dict[str, str]) -> None:
+    """The metrics directory every child shares (PROMETHEUS_MULTIPROC_DIR), emptied of a past run's files."""
+    path = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(METRICS_DIR)))
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink(missing_ok=True)
+
+
+def run_up(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    web_workers: int = 2,
+    digesters: int = 1,
+) -> int:
     """Bring everything up and block until interrupted; returns an exit code."""
     (DATA_DIR / "logs").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    _fresh_metrics_dir(env)
     handles: list[Any] = []
     children: list[subprocess.Popen[bytes]] = []
     digester_procs: list[subprocess.Popen[bytes]] = []
