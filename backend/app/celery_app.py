@@ -86,6 +86,10 @@ celery_app.conf.update(
             "task": "app.tasks.sweep_pending_analyses",
             "schedule": settings.sweeper_interval_s,
         },
+        "delete-expired-events": {
+            "task": "app.tasks.delete_expired_events",
+            "schedule": settings.retention_interval_s,
+        },
     },
 )
 

@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers that take ids and delegate to the analysis runner and the sweeper."""
+"""Celery tasks: thin wrappers that take ids and delegate to the analysis runner, the sweeper and
+retention."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from app.analysis import runner, service
 from app.analysis.sweeper import sweep
 from app.celery_app import HARD_TIME_LIMIT_S, MAX_RETRIES, SOFT_TIME_LIMIT_S, celery_app, publish_job
 from app.config import get_settings
+from app.ingest.inbox import MAX_ATTEMPTS as INBOX_MAX_ATTEMPTS
 from app.metrics import process_exited, process_started
+from app.retention.cleanup import run_cleanup
 from app.runtime.cpu_priority import lower_cpu_priority
 
 logger = logging.getLogger(__name__)
@@ -76,3 +79,16 @@ def perform_ai_analysis(self: Task, error_event_id: int) -> str:
 def sweep_pending_analyses() -> int:
     """Re-enqueue analyses left pending (Redis was down, a worker died, an ETA task was lost)."""
     return sweep(publish_job)
+
+
+# A retention pass stops (the next one carries on) well before the task's soft time limit.
+RETENTION_PASS_BUDGET_S = 0.75 * (SOFT_TIME_LIMIT_S or HARD_TIME_LIMIT_S)
+
+
+@celery_app.task(name="app.tasks.delete_expired_events", ignore_result=True)
+def delete_expired_events() -> str:
+    """One retention pass (app/retention/cleanup.py), within RETENTION_PASS_BUDGET_S."""
+    report = run_cleanup(
+        get_settings(), inbox_max_attempts=INBOX_MAX_ATTEMPTS, max_seconds=RETENTION_PASS_BUDGET_S
+    )
+    return str(report)

@@ -70,3 +70,7 @@ def sync_add(session: Session, project: Project) -> None:
     """Insert a new project (its id is set on return)."""
     session.add(project)
     session.flush()
+
+
+def sync_get_by_id(session: Session, project_id: int) -> Project | None:
+    return session.get(Project, project_id)

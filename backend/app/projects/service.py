@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
+from app.errors import AppError
 from app.models import Project
 from app.projects import repository
 from app.projects.cache import project_cache
@@ -104,4 +105,14 @@ def sync_create_project(session: Session, name: str) -> Project:
         return existing
     project = Project(name=name, public_key=new_public_key())
     repository.sync_add(session, project)
+    return project
+
+
+def sync_set_event_retention(session: Session, project_id: int, days: int | None) -> Project:
+    """Keep the project's events `days` days (0: forever; None: EVENT_RETENTION_DAYS); 404 if unknown."""
+    project = repository.sync_get_by_id(session, project_id)
+    if project is None:
+        raise AppError(f"no project with id {project_id}", 404)
+    project.event_retention_days = days
+    session.flush()
     return project
