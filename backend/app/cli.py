@@ -15,7 +15,13 @@ import sys
 def cmd_up(args: argparse.Namespace) -> int:
     from app.runtime.supervisor import run_up
 
-    return run_up(host=args.host, port=args.port, web_workers=args.web_workers, digesters=args.digesters)
+    return run_up(
+        host=args.host,
+        port=args.port,
+        web_workers=args.web_workers,
+        digesters=args.digesters,
+        flower_port=args.flower_port if args.flower else None,
+    )
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
@@ -166,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--web-workers", type=int, default=2)
     up.add_argument("--digesters", type=int, default=1, help="processes storing the accepted events")
+    up.add_argument("--flower", action="store_true", help="also start Flower, the Celery monitor")
+    up.add_argument("--flower-port", type=int, default=5555)
     up.set_defaults(func=cmd_up)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)

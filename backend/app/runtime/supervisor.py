@@ -1,4 +1,5 @@
-"""`python -m app up` (what `make run` calls): services, migrations, API, digesters, worker, beat.
+"""`python -m app up` (what `make run` calls): services, migrations, API, digesters, worker, beat
+(and Flower with --flower).
 
 With DATABASE_URL / REDIS_URL unset it boots the embedded PostgreSQL and Valkey under `.data/`;
 with them set it uses those servers. The API processes only accept events into the inbox
@@ -88,8 +89,9 @@ def run_up(
     port: int = 8000,
     web_workers: int = 2,
     digesters: int = 1,
+    flower_port: int | None = None,
 ) -> int:
-    """Bring everything up and block until interrupted; returns an exit code."""
+    """Bring everything up (Flower too on `flower_port`) and block until interrupted; returns an exit code."""
     (DATA_DIR / "logs").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     _fresh_metrics_dir(env)
@@ -139,6 +141,18 @@ def run_up(
                 "beat.log",
             )
         )  # fmt: skip
+        if flower_port is not None:
+            # Flower's own Prometheus metrics stay out of ours.
+            flower_env = {k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+            children.append(
+                _start(
+                    [python, "-m", "celery", "-A", "app.celery_worker", "flower",
+                     f"--address={host}", f"--port={flower_port}"],
+                    flower_env,
+                    "flower.log",
+                )
+            )  # fmt: skip
+            extra_lines = [*extra_lines, f"  Flower (Celery)   : http://{host}:{flower_port}/"]
         wait_for_port(host, port, timeout_s=60, process=api)
         print(_banner(host, port, dsn, project_key, extra_lines))
         print(f"  (ready in {time.monotonic() - started:.1f}s)", flush=True)
