@@ -16,7 +16,7 @@ from app.config import get_settings
 from app.db import get_sync_engine
 from app.ingest.inbox import MAX_ATTEMPTS
 from app.retention.cleanup import run_cleanup
-from tests.support.db import rows, scalar
+from tests.support.db import rows, scalar, wait_until
 from tests.support.processes import BACKEND_DIR
 
 
@@ -208,3 +208,20 @@ def test_python_m_app_set_retention_sets_and_clears_a_projects_retention() -> No
     assert scalar("SELECT event_retention_days FROM projects WHERE id = :id", id=shop) == 14
     assert "EVENT_RETENTION_DAYS" in set_retention("default")
     assert scalar("SELECT event_retention_days FROM projects WHERE id = :id", id=shop) is None
+
+
+def test_the_beat_entry_runs_a_pass_in_the_worker(worker) -> None:
+    from app.celery_app import celery_app
+
+    entry = celery_app.conf.beat_schedule["delete-expired-events"]
+    assert entry["task"] == "app.tasks.delete_expired_events"
+    assert entry["schedule"] == get_settings().retention_interval_s
+    shop = project("beat shop", retention_days=5)
+    kept = issue(shop, "still here", events_days_old=[6, 1])
+    issue(shop, "long gone", events_days_old=[30])
+
+    celery_app.send_task(entry["task"])  # what beat sends
+
+    wait_until(lambda: scalar("SELECT count(*) FROM issues") == 1)
+    wait_until(lambda: count("error_events", kept) == 1)
+    assert scalar("SELECT times_seen FROM issues WHERE id = :id", id=kept) == 2
