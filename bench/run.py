@@ -1,6 +1,7 @@
 """Ingest benchmark, Faultline side by side with Bugsink: start each peer, send the same load, count what
 landed in its database, sample its memory, print one table with the ratios; then the analysis table
-(bench/analysis_bench.py) and the scaling table (bench/scaling.py); append them all to RESULTS.md.
+(bench/analysis_bench.py), the scaling table (bench/scaling.py) and the retention table
+(bench/retention.py); append them all to RESULTS.md.
 
 Faultline runs twice: `faultline` is the tuned single-process peer (bench/peer_faultline.sh: one web
 worker), `faultline-up` is what users run, `python -m app up` with its defaults
@@ -561,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-send-seconds", type=float, default=150)
     ap.add_argument("--drain-timeout", type=float, default=240)
     ap.add_argument("--request-timeout", type=float, default=30)
-    ap.add_argument("--budget-seconds", type=float, default=810, help="the whole run stays within this")
+    ap.add_argument("--budget-seconds", type=float, default=1260, help="the whole run stays within this")
     ap.add_argument(
         "--faultline-loads",
         type=int,
@@ -576,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--skip-analysis", action="store_true", help="no analysis step (bench/analysis_bench.py)")
     ap.add_argument("--skip-scaling", action="store_true", help="no scaling step (bench/scaling.py)")
+    ap.add_argument("--skip-retention", action="store_true", help="no retention step (bench/retention.py)")
     ap.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
     ap.add_argument("--json", help="also write raw results as JSON to this file")
     ap.add_argument("--bugsink-port", type=int, default=0)
@@ -644,12 +646,14 @@ def main(argv: list[str] | None = None) -> int:
 
 REPRODUCE = """Reproduce: `make bench` (all of the above), or one part at a time:
 `python bench/run.py --skip-analysis --skip-scaling` (ingest, both peers),
-`python bench/analysis_bench.py` (analysis), `python bench/scaling.py` (10,000 vs 1,000,000 stored)."""
+`python bench/analysis_bench.py` (analysis), `python bench/scaling.py` (10,000 vs 1,000,000 stored),
+`python bench/retention.py` (ingest while 1,000,000 expired events are deleted)."""
 
 
 def extra_steps(args: argparse.Namespace) -> list[tuple[str, float, Any]]:
     """The analysis and scaling steps that follow the ingest table: (name, seconds needed, run)."""
     import analysis_bench
+    import retention
     import scaling
 
     steps: list[tuple[str, float, Any]] = []
@@ -660,6 +664,9 @@ def extra_steps(args: argparse.Namespace) -> list[tuple[str, float, Any]]:
     if not args.skip_scaling and faultline:
         scaling_args = scaling.parser().parse_args(["--client", args.client, "--loop", args.loop])
         steps.append(("Scaling", 150.0, lambda: scaling.run_all(scaling_args)[0]))
+    if not args.skip_retention and faultline:
+        retention_args = retention.parser().parse_args(["--client", args.client, "--loop", args.loop])
+        steps.append(("Retention", 450.0, lambda: retention.run_all(retention_args)[0]))
     return steps
 
 

@@ -96,6 +96,10 @@ celery_app.conf.update(
             "task": "app.tasks.sweep_alert_deliveries",
             "schedule": settings.alert_sweeper_interval_s,
         },
+        "delete-expired-events": {
+            "task": "app.tasks.delete_expired_events",
+            "schedule": settings.retention_interval_s,
+        },
     },
 )
 

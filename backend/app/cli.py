@@ -1,7 +1,7 @@
 """`python -m app …`: up, serve, env, migrate, create-project, create-user, add-member, create-token,
-create-alert, test-alert, scrub-user-data, sweep, reanalyse. Whoever runs these on the server acts as
-an admin: they create projects, users and memberships. Bad input is one `error: …` line on stderr and
-exit status 1.
+create-alert, test-alert, scrub-user-data, set-retention, cleanup, sweep, reanalyse. Whoever runs these
+on the server acts as an admin: they create projects, users and memberships. Bad input is one
+`error: …` line on stderr and exit status 1.
 
 Each command imports what it uses when it runs (none of these imports hides a cycle): a command
 starts in a fraction of the time the whole app takes to import, which matters to `sweep` run from
@@ -17,7 +17,13 @@ import sys
 def cmd_up(args: argparse.Namespace) -> int:
     from app.runtime.supervisor import run_up
 
-    return run_up(host=args.host, port=args.port, web_workers=args.web_workers, digesters=args.digesters)
+    return run_up(
+        host=args.host,
+        port=args.port,
+        web_workers=args.web_workers,
+        digesters=args.digesters,
+        flower_port=args.flower_port if args.flower else None,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -260,6 +266,39 @@ def cmd_reanalyse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from app.config import get_settings
+    from app.ingest.inbox import MAX_ATTEMPTS
+    from app.retention.cleanup import run_cleanup
+
+    report = run_cleanup(get_settings(), inbox_max_attempts=MAX_ATTEMPTS, max_seconds=args.max_seconds)
+    print(report)
+    return 0
+
+
+def cmd_set_retention(args: argparse.Namespace) -> int:
+    from app.db import sync_session
+    from app.errors import AppError
+    from app.projects.service import sync_set_event_retention
+
+    days = None if args.days == "default" else int(args.days)
+    try:
+        with sync_session() as session:
+            project = sync_set_event_retention(session, args.project_id, days)
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    kept = "EVENT_RETENTION_DAYS" if days is None else ("forever" if days == 0 else f"{days} days")
+    print(f"project {project.name!r} (id {project.id}) keeps its events: {kept}")
+    return 0
+
+
+def _retention_days(value: str) -> str:
+    if value != "default" and not (value.isdigit() and int(value) >= 0):
+        raise argparse.ArgumentTypeError("a number of days (0 = forever) or `default`")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description="Faultline command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -269,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--web-workers", type=int, default=2)
     up.add_argument("--digesters", type=int, default=1, help="processes storing the accepted events")
+    up.add_argument("--flower", action="store_true", help="also start Flower, the Celery monitor")
+    up.add_argument("--flower-port", type=int, default=5555)
     up.set_defaults(func=cmd_up)
 
     serve = sub.add_parser("serve", help="the API's web workers, as `up` runs them (slow-client guards)")
@@ -362,6 +403,15 @@ def build_parser() -> argparse.ArgumentParser:
     reanalyse = sub.add_parser("reanalyse", help="analyse an issue again (one more LLM call)")
     reanalyse.add_argument("issue_id", type=int)
     reanalyse.set_defaults(func=cmd_reanalyse)
+
+    cleanup = sub.add_parser("cleanup", help="delete expired events (retention) and dead inbox rows once")
+    cleanup.add_argument("--max-seconds", type=float, help="stop after this long (the next pass carries on)")
+    cleanup.set_defaults(func=cmd_cleanup)
+
+    retention = sub.add_parser("set-retention", help="how long a project keeps its events")
+    retention.add_argument("project_id", type=int)
+    retention.add_argument("days", type=_retention_days, help="days (0 = forever), or `default`")
+    retention.set_defaults(func=cmd_set_retention)
     return parser
 
 

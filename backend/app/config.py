@@ -218,6 +218,19 @@ class Settings(BaseSettings):
     digest_yield_ratio: float = Field(default=3.0, ge=0)
     digest_max_delay_s: float = Field(default=5.0, ge=0)
 
+    # GET /metrics (app/monitoring.py): with a token, scrapers send `Authorization: Bearer <token>`;
+    # without one, only loopback clients are answered.
+    metrics_token: str | None = None
+
+    # Retention (app/retention/): events older than this many days are deleted, with the issues left
+    # without events; a project's own event_retention_days overrides it. 0 = keep events forever.
+    event_retention_days: int = Field(default=90, ge=0)
+    retention_interval_s: float = Field(default=3600.0, gt=0)  # how often the beat task runs a pass
+    retention_batch: int = Field(default=2000, ge=1)  # events deleted per transaction
+    # Inbox rows of deleted projects, and rows that failed every attempt, are deleted this long after
+    # they were received (time to look at a failed row's last_error first).
+    inbox_prune_grace_hours: float = Field(default=168.0, ge=0)
+
     # Redaction on top of the built-in rules: regexes whose matches (or their `secret` group) are
     # replaced, and key names whose values are filtered. A JSON list, or comma-separated text.
     redact_extra_patterns: Annotated[list[str], NoDecode] = []

@@ -37,6 +37,8 @@ from app.ingest.seed_endpoints import router as seed_router
 from app.ingest.sentry_endpoints import router as sentry_router
 from app.jobs import JobDispatcher, install_dispatcher
 from app.logging_setup import configure_logging
+from app.metrics import client_disconnects, process_exited, process_started
+from app.monitoring import router as monitoring_router
 from app.pg import libpq_url
 from app.runtime.gc_tuning import tune_gc_for_serving
 from app.web.access import AdminOnly, PageNotFound, handle_admin_only, handle_page_not_found
@@ -53,6 +55,7 @@ logger = logging.getLogger("app")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging()
     settings = get_settings()
+    process_started("web")
     jobs = JobDispatcher(publish_job).start()
     install_dispatcher(jobs)
     app.state.rate_limiter = RateLimiter(settings.redis_url)
@@ -71,6 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     jobs.stop()
     install_dispatcher(None)
     await app.state.rate_limiter.aclose()
+    process_exited()
 
 
 async def handle_ingest_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -117,10 +121,11 @@ async def handle_data_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def handle_client_disconnect(request: Request, _exc: Exception) -> JSONResponse:
+async def handle_client_disconnect(_request: Request, _exc: Exception) -> JSONResponse:
     """The client went away mid-request (an aborted upload): nothing was accepted and no one reads the
-    answer. Counted, and written to the access log as 499 (nginx's "client closed request")."""
-    request.app.state.client_disconnects += 1
+    answer. Counted (faultline_client_disconnects_total), and written to the access log as 499 (nginx's
+    "client closed request")."""
+    client_disconnects.inc()
     return JSONResponse({"detail": "client disconnected before the request was read"}, status_code=499)
 
 
@@ -136,7 +141,6 @@ class FaultlineApp(FastAPI):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ingest_fast_path = IngestFastPath(self)
-        self.state.client_disconnects = 0
         self.logged = AccessLog(self._route, get_settings().access_log_success_sample)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -174,6 +178,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(ClientDisconnect, handle_client_disconnect)
     app.add_exception_handler(Exception, handle_unexpected)
     app.include_router(health_router)
+    app.include_router(monitoring_router)
     app.include_router(seed_router)
     app.include_router(sentry_router)
     app.include_router(api_router)

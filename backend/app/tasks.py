@@ -1,5 +1,5 @@
 """Celery tasks: thin wrappers that take ids and delegate to the analysis runner, the alert runner
-(queue `notifications`) and the sweepers."""
+(queue `notifications`), the sweepers and retention."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import celeryd_after_setup, worker_init
+from celery.signals import celeryd_after_setup, worker_init, worker_process_shutdown, worker_shutdown
 
 from app.alerts import runner as alerts_runner
 from app.alerts.delivery import Recorded
@@ -17,7 +17,10 @@ from app.analysis import runner, service
 from app.analysis.sweeper import sweep
 from app.celery_app import HARD_TIME_LIMIT_S, MAX_RETRIES, SOFT_TIME_LIMIT_S, celery_app, publish_job
 from app.config import get_settings
+from app.ingest.inbox import MAX_ATTEMPTS as INBOX_MAX_ATTEMPTS
 from app.jobs import JobDispatcher, install_dispatcher, installed_dispatcher
+from app.metrics import process_exited, process_started
+from app.retention.cleanup import run_cleanup
 from app.runtime.cpu_priority import lower_cpu_priority
 
 logger = logging.getLogger(__name__)
@@ -34,6 +37,14 @@ def _announce_provider(**_kwargs: Any) -> None:
 def _give_way_to_ingest(**_kwargs: Any) -> None:
     # In the worker's main process before its pool starts: prefork children and green threads inherit it.
     lower_cpu_priority(get_settings().worker_nice)
+    process_started("worker")
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def _leave_metrics(**_kwargs: Any) -> None:
+    # The worker (or one of its prefork children) no longer counts among the running processes.
+    process_exited()
 
 
 @celery_app.task(
@@ -108,3 +119,16 @@ def deliver_alert(self: Task, delivery_id: int) -> str:
 def sweep_alert_deliveries() -> int:
     """Queue alerts that are due: written by digesters, past their wait cap, or left by a dead worker."""
     return sweep_alerts(publish_job)
+
+
+# A retention pass stops (the next one carries on) well before the task's soft time limit.
+RETENTION_PASS_BUDGET_S = 0.75 * (SOFT_TIME_LIMIT_S or HARD_TIME_LIMIT_S)
+
+
+@celery_app.task(name="app.tasks.delete_expired_events", ignore_result=True)
+def delete_expired_events() -> str:
+    """One retention pass (app/retention/cleanup.py), within RETENTION_PASS_BUDGET_S."""
+    report = run_cleanup(
+        get_settings(), inbox_max_attempts=INBOX_MAX_ATTEMPTS, max_seconds=RETENTION_PASS_BUDGET_S
+    )
+    return str(report)

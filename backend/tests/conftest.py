@@ -11,6 +11,7 @@ and starts no embedded one; tests/unit/conftest.py makes any connection attempt 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -67,6 +68,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # SIGTERM (a CI timeout, `kill`) ends the run as Ctrl-C does: fixtures' finalizers stop the
     # servers and processes they started instead of dying with them still running.
     signal.signal(signal.SIGTERM, _interrupted)
+    # The metrics of this run (the live server, its digester, the workers: they inherit it), apart from
+    # any other run's; before any app module settles a default (app/metrics.py).
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="faultline-test-metrics-")
     if runs_only_unit_tests(config):
         return
     database_url = fresh_database(resolve_postgres_server())
@@ -78,6 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     stop_started_servers()
+    shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

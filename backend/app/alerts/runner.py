@@ -1,7 +1,8 @@
 """Run one delivery task's work: the units of work around the steps of app/alerts/delivery.py.
 
 The claim commits before anything is sent and the outcome is recorded after, each in a short
-transaction of its own, so no transaction stays open while a receiver takes its time.
+transaction of its own, so no transaction stays open while a receiver takes its time. Each attempt is
+counted by channel and outcome (faultline_notifications_total).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from app.alerts.delivery import Recorded, Skipped
 from app.config import get_settings
 from app.db import sync_session, sync_unit_of_work
 from app.jobs import alert_job
+from app.metrics import notifications
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ def deliver(delivery_id: int, *, task_id: str) -> Recorded | Skipped:
         recorded = delivery.record(
             session, delivery_id, task_id, result, attempts=claimed.attempts, settings=settings
         )
+    notifications.labels(claimed.target.channel, recorded.status).inc()
     logger.info(
         "alert delivery %s (%s via %s): %s %s",
         delivery_id,

@@ -50,6 +50,7 @@ from app.events.store import StoredEvent, store_batch, store_each_once
 from app.ingest import inbox
 from app.ingest.envelope import parse_json_payload
 from app.ingest.inbox import INBOX_CHANNEL, SEED, Digested, InboxRow, inbox_box, unseal
+from app.metrics import events_stored
 from app.pg import CONNECT_ARGS, FAST_TOAST_SQL, libpq_url
 
 logger = logging.getLogger(__name__)
@@ -200,7 +201,10 @@ class Digester:
         """Digest one batch in one transaction; None when there was nothing to take."""
         conn = await self._connection()
         async with conn.transaction():
-            return await self._digest_claimed(conn)
+            outcome = await self._digest_claimed(conn)
+        if outcome is not None:  # committed: count the events stored for the first time
+            events_stored.inc(sum(1 for row in outcome.rows if row.stored and row.error_event_id is not None))
+        return outcome
 
     async def _digest_claimed(self, conn: psycopg.AsyncConnection[Any]) -> BatchOutcome | None:
         rows = await inbox.claim(conn, self.config.batch)

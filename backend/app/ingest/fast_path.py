@@ -10,6 +10,9 @@ FastAPI has registered (app/ingest/sentry_endpoints.py, seed_endpoints.py: one d
 one the OpenAPI schema describes), turns their exceptions into responses with the application's own
 exception handlers, and adds the same CORS headers browser SDKs need. Every other request, an
 OPTIONS preflight on the same paths included, goes through the full FastAPI application.
+
+Being the one place every ingest answer passes, it also counts them (app/metrics.py): accepted
+events per endpoint, refusals per reason, one counter increment per request.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.ingest.seed_endpoints import ingest_seed_event
 from app.ingest.sentry_endpoints import envelope_endpoint, store_endpoint
+from app.metrics import REJECT_REASONS, events_accepted, events_rejected, reason_of_status
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -51,6 +55,14 @@ _SEED_PATH = "/api/v1/events"
 
 
 IngestRoute = tuple[Endpoint, int, dict[str, str]]  # endpoint, success status, path parameters
+
+# The counters' children, bound once: a request pays one increment, no label lookup.
+_ACCEPTED = {
+    ingest_seed_event: events_accepted.labels("seed"),
+    envelope_endpoint: events_accepted.labels("envelope"),
+    store_endpoint: events_accepted.labels("store"),
+}
+_REJECTED = {reason: events_rejected.labels(reason) for reason in REJECT_REASONS}
 
 
 def _match(path: str) -> IngestRoute | None:
@@ -103,8 +115,13 @@ class IngestFastPath:
             result = await endpoint(request=request, **path_params)
         except Exception as exc:  # every failure becomes the answer the application gives for it
             response = await self._handle(request, exc)
+            reason = reason_of_status(response.status_code)
+            if reason is not None:
+                _REJECTED[reason].inc()
             await response(scope, receive, send)
             return
+        if not isinstance(result, dict) or result:  # an envelope without an event answers {}
+            _ACCEPTED[endpoint].inc()
         await _send_json(send, status_code, result)
 
     async def _handle(self, request: Request, exc: Exception) -> Response:

@@ -247,3 +247,28 @@ async def look_up_stored(conn: AsyncConnection[Any], rows: dict[RowKey, int]) ->
         },
     )
     return [Digested(inbox_id, event_id, True, *ids) for inbox_id, event_id, *ids in await cur.fetchall()]
+
+
+# What /metrics shows of the inbox (app/monitoring.py): rows waiting for a digester, the age of the
+# oldest of them (how far the digesters lag behind ingest), and rows that used up their attempts.
+BACKLOG_SQL = """
+SELECT count(*) FILTER (WHERE attempts < %(max_attempts)s),
+       coalesce(extract(epoch FROM now() - min(received_at) FILTER (WHERE attempts < %(max_attempts)s)), 0),
+       count(*) FILTER (WHERE attempts >= %(max_attempts)s)
+FROM ingest_inbox
+"""
+
+
+@dataclass(frozen=True)
+class Backlog:
+    waiting: int
+    oldest_wait_s: float
+    given_up: int  # rows kept after MAX_ATTEMPTS failures, until retention prunes them
+
+
+async def backlog(conn: AsyncConnection[Any]) -> Backlog:
+    """The inbox's backlog now."""
+    cur = await conn.execute(BACKLOG_SQL, {"max_attempts": MAX_ATTEMPTS})
+    row = await cur.fetchone()
+    assert row is not None
+    return Backlog(int(row[0]), max(0.0, float(row[1])), int(row[2]))

@@ -21,3 +21,5 @@ class Project(Base):
     # NULL for projects created in the dashboard or CLI, whose seed key is the DSN public key.
     seed_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     scrub_user_data: Mapped[bool | None] = mapped_column(Boolean)  # None: the SCRUB_USER_DATA setting
+    # Days its events are kept; None: the EVENT_RETENTION_DAYS setting; 0: forever (app/retention/).
+    event_retention_days: Mapped[int | None] = mapped_column(Integer)

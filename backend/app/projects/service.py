@@ -119,3 +119,13 @@ def sync_set_scrub_user_data(session: Session, project_id: int, scrub: bool | No
     project.scrub_user_data = scrub
     session.flush()
     return project
+
+
+def sync_set_event_retention(session: Session, project_id: int, days: int | None) -> Project:
+    """Keep the project's events `days` days (0: forever; None: EVENT_RETENTION_DAYS); 404 if unknown."""
+    project = repository.sync_get_by_id(session, project_id)
+    if project is None:
+        raise AppError(f"no project with id {project_id}", 404)
+    project.event_retention_days = days
+    session.flush()
+    return project

@@ -7,6 +7,7 @@ import asyncio
 from app.config import get_settings
 from app.ingest.digester import DigesterConfig, digest_forever
 from app.logging_setup import configure_logging
+from app.metrics import process_exited, process_started
 from app.privacy.redact import configure_redactor
 from app.runtime.gc_tuning import tune_gc_for_serving
 
@@ -17,5 +18,9 @@ def run_digester(parent_pid: int | None = None) -> int:
     settings = get_settings()
     configure_redactor(settings.redact_extra_patterns, settings.redact_extra_fields)
     tune_gc_for_serving()  # it allocates even more per event than the API does
-    asyncio.run(digest_forever(DigesterConfig.from_settings(settings), parent_pid))
+    process_started("digester")
+    try:
+        asyncio.run(digest_forever(DigesterConfig.from_settings(settings), parent_pid))
+    finally:
+        process_exited()
     return 0

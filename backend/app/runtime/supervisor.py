@@ -1,4 +1,5 @@
-"""`python -m app up` (what `make run` calls): services, migrations, API, digesters, worker, beat.
+"""`python -m app up` (what `make run` calls): services, migrations, API, digesters, worker, beat
+(and Flower with --flower).
 
 With DATABASE_URL / REDIS_URL unset it boots the embedded PostgreSQL and Valkey under `.data/`;
 with them set it uses those servers. It writes their addresses to `.data/stack.env` (app/runtime/stack.py)
@@ -304,8 +305,24 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise _Stopping
 
 
-def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2, digesters: int = 1) -> int:
-    """Bring everything up and keep it up until interrupted; returns an exit code."""
+def _fresh_metrics_dir(env: dict[str, str], data: Path) -> None:
+    """The metrics directory every child shares (PROMETHEUS_MULTIPROC_DIR, see app/metrics.py),
+    emptied of a past run's files: `up` owns the processes, so it owns their metrics too."""
+    path = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(data / "metrics")))
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink(missing_ok=True)
+
+
+def run_up(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    web_workers: int = 2,
+    digesters: int = 1,
+    flower_port: int | None = None,
+) -> int:
+    """Bring everything up (Flower too on `flower_port`) and keep it up until interrupted; returns an
+    exit code."""
     data = data_dir()
     recorded = read_stack_file()
     if _up_running(recorded.get(UP_PID)):
@@ -323,6 +340,7 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2, dige
     stack = Stack(data)
     stack.logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    _fresh_metrics_dir(env, data)
     started = time.monotonic()
     # Explicit handlers: a shell that backgrounds us may have set SIGINT to "ignore".
     signal.signal(signal.SIGINT, _interrupt)
@@ -353,8 +371,19 @@ def run_up(host: str = "127.0.0.1", port: int = 8000, web_workers: int = 2, dige
             "beat": ([python, "-m", "celery", "-A", "app.celery_worker", "beat", "--loglevel=info",
                       "--schedule", str(data / "celerybeat-schedule")], "beat.log"),
         }  # fmt: skip
+        envs = {name: env for name in commands}
+        if flower_port is not None:
+            commands["flower"] = (
+                [python, "-m", "celery", "-A", "app.celery_worker", "flower", f"--address={host}",
+                 f"--port={flower_port}"], "flower.log",
+            )  # fmt: skip
+            # Flower's own Prometheus metrics stay out of ours.
+            envs["flower"] = {k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+            extra_lines = [*extra_lines, f"  Flower (Celery)   : http://{host}:{flower_port}/"]
         for name, (cmd, log_name) in commands.items():
-            stack.add(Supervised(name, partial(stack.spawn, cmd, env, log_name), whole_group=name == "API"))
+            stack.add(
+                Supervised(name, partial(stack.spawn, cmd, envs[name], log_name), whole_group=name == "API")
+            )
         (api,) = [service for service in stack.apps if service.name == "API"]
         assert api.process is not None
         wait_for_port(host, port, timeout_s=60, process=api.process)

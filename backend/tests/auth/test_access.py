@@ -1,5 +1,6 @@
-"""Who gets in: only ingest, health, static files and the login page answer without a login or token;
-sessions are signed HttpOnly cookies that logout really ends; CSRF guards every form."""
+"""Who gets in: only ingest, health, metrics (guarded apart), static files and the login page answer
+without a login or token; sessions are signed HttpOnly cookies that logout really ends; CSRF guards
+every form."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.support.db import scalar
 PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/metrics"),  # its own guard: METRICS_TOKEN, else loopback only (tests/e2e/test_metrics.py)
     ("POST", "/api/v1/events"),
     ("POST", "/api/{project_id}/envelope/"),
     ("POST", "/api/{project_id}/envelope"),

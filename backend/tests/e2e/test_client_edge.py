@@ -12,6 +12,7 @@ import pytest
 
 from app.config import get_settings
 from tests.support.db import scalar, wait_until
+from tests.support.metrics import scrape, value
 
 
 def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -51,7 +52,11 @@ def test_every_request_has_an_access_line_with_credentials_filtered(live_server,
 
 def test_an_aborted_upload_is_a_499_line_and_a_counter_not_a_traceback(live_server, caplog) -> None:
     caplog.set_level(logging.INFO)
-    before = live_server.app.state.client_disconnects
+
+    def disconnects() -> float:
+        return value(scrape(live_server.url), "faultline_client_disconnects_total")
+
+    before = disconnects()
     head = (
         b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: 100000\r\n\r\n"
@@ -59,7 +64,7 @@ def test_an_aborted_upload_is_a_499_line_and_a_counter_not_a_traceback(live_serv
     sock = raw_request(live_server.port, head, b'{"project_key": "gone", "message": "')
     sock.close()
 
-    wait_until(lambda: live_server.app.state.client_disconnects == before + 1)
+    wait_until(lambda: disconnects() == before + 1)
     wait_until(lambda: any(" 499 " in line for line in access_lines(caplog)))
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert scalar("SELECT count(*) FROM ingest_inbox") + scalar("SELECT count(*) FROM error_events") == 0

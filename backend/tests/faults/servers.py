@@ -278,6 +278,8 @@ class Stack:
             "REDIS_URL": self.redis.url,
             "CELERY_BROKER_URL": self.redis.url,
             "PYTHONUNBUFFERED": "1",
+            # Metrics of this stack's processes, apart from the test session's (app/metrics.py).
+            "PROMETHEUS_MULTIPROC_DIR": str(self.workdir / "metrics"),
         }
         env.update({key.upper(): str(value) for key, value in overrides.items()})
         return env
