@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from app.config import get_settings
 from app.db import get_sync_engine
@@ -85,11 +86,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
 
 
+def empty_tables() -> None:
+    """TRUNCATE every table. A worker's beat tasks (sweepers, retention) may be writing meanwhile, and
+    TRUNCATE takes its tables' locks one by one, so PostgreSQL may pick it as a deadlock's victim:
+    then it is simply done again."""
+    for attempt in range(5):
+        try:
+            with get_sync_engine().begin() as conn:
+                conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+
+
 @pytest.fixture(autouse=True)
 def clean_database() -> Iterator[None]:
     """Every test starts from empty tables and an empty queue (tests/unit overrides this)."""
-    with get_sync_engine().begin() as conn:
-        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    empty_tables()
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     get_settings.cache_clear()
     project_cache.clear()  # ids and names are reused after the truncate

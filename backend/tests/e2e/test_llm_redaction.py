@@ -364,6 +364,7 @@ def test_user_data_follows_the_project_setting_and_never_reaches_the_llm(
         sync_create_project(session, "users-kept")  # scrub_user_data NULL: SCRUB_USER_DATA (off)
         scrubbed = sync_create_project(session, "users-scrubbed")
         seed_scrubbed = sync_create_project(session, "seed-users-scrubbed")
+        seed_key = seed_scrubbed.public_key  # a project made in the CLI takes its DSN key
     with sync_session() as session:
         sync_set_scrub_user_data(session, scrubbed.id, True)
         sync_set_scrub_user_data(session, seed_scrubbed.id, True)
@@ -373,7 +374,7 @@ def test_user_data_follows_the_project_setting_and_never_reaches_the_llm(
     post_event(
         live_server.url,
         {
-            "project_key": "seed-users-scrubbed",
+            "project_key": seed_key,
             "message": "checkout failed",
             "status_code": 500,
             "user": {"id": "7", "email": U["email"]},
