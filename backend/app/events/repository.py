@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 # order (project, fingerprint) in every batch, so two batches never deadlock. A resolved issue that
 # sees an event regresses: it reopens, its analysis generation is bumped and its current analysis
 # cleared, so the next qualifying event asks for a fresh analysis; an ignored issue stays ignored
-# (as in Sentry). (SET expressions read the row as it was before this update.)
+# (as in Sentry). (SET expressions read the row as it was before this update.) `created` tells a row
+# this statement inserted (xmax is 0) from one it updated: only those get a short number, afterwards.
 UPSERT_ISSUES_SQL = """
     INSERT INTO issues AS i (project_id, fingerprint, grouping_version, title, culprit, level, status,
                              is_regressed, first_seen, last_seen, times_seen, analysis_generation)
@@ -46,7 +47,8 @@ UPSERT_ISSUES_SQL = """
                                    ELSE i.analysis_generation END,
         current_analysis_id = CASE WHEN i.status = 'resolved' THEN NULL
                                    ELSE i.current_analysis_id END
-    RETURNING i.id, i.project_id, i.fingerprint, i.current_analysis_id, i.analysis_generation
+    RETURNING i.id, i.project_id, i.fingerprint, i.current_analysis_id, i.analysis_generation,
+              (i.xmax = 0) AS created
 """
 
 
@@ -93,6 +95,7 @@ class InsertedEvent:
     issue_id: int
     issue_analysis_id: int | None  # the issue's current analysis (the event links to it if analysed)
     issue_generation: int
+    issue_created: bool  # the issue was created by this batch (it has no short number yet)
 
 
 # The issue upsert runs first (a CTE); each event is inserted with its issue's id and, when it needs
@@ -117,7 +120,8 @@ inserted AS (
     ON CONFLICT (project_id, event_id) DO NOTHING
     RETURNING id, project_id, event_id, issue_id
 )
-SELECT ins.id, ins.project_id, ins.event_id, ins.issue_id, u.current_analysis_id, u.analysis_generation
+SELECT ins.id, ins.project_id, ins.event_id, ins.issue_id, u.current_analysis_id, u.analysis_generation,
+       u.created
 FROM inserted ins JOIN upserted u ON u.id = ins.issue_id
 """  # noqa: S608 - constant fragments; every value goes as a parameter
 
@@ -141,7 +145,42 @@ async def insert_events_with_issues(
         e_needs_analysis=[e.needs_analysis for e in events],
     )
     cur = await conn.execute(INSERT_EVENTS_WITH_ISSUES_SQL, params)
-    return [InsertedEvent(*row) for row in await cur.fetchall()]
+    rows = [InsertedEvent(*row) for row in await cur.fetchall()]
+    created = sorted({r.issue_id for r in rows if r.issue_created})
+    if created:
+        await conn.execute(NUMBER_NEW_ISSUES_SQL, {"ids": created})
+    return rows
+
+
+# Short numbers for the issues a batch just created, from their projects' counters, in the batch's
+# transaction: a counter moves only by the issues really created (a repeated event creates none),
+# and a rollback takes back both, so numbers never skip. The counter rows are locked in project id
+# order (concurrent digesters creating issues in the same projects wait their turn instead of
+# deadlocking; the issue rows they hold were taken by their upserts, which are done); the UPDATE
+# reads each counter's latest committed value once its lock is granted. Batches that create no issue
+# (the common case) never run this and never touch the projects' rows. A new issue that got no event
+# of this batch (a resend) is rolled back with it by the caller (AlreadyStored), so it needs no number.
+NUMBER_NEW_ISSUES_SQL = """
+WITH new AS (
+    SELECT id, project_id,
+           row_number() OVER (PARTITION BY project_id ORDER BY first_seen, id) AS n
+    FROM issues WHERE id = ANY(%(ids)s::bigint[])
+),
+counted AS (SELECT project_id, count(*) AS created FROM new GROUP BY project_id),
+locked AS MATERIALIZED (
+    SELECT p.id FROM projects p WHERE p.id IN (SELECT project_id FROM counted)
+    ORDER BY p.id FOR NO KEY UPDATE
+),
+bumped AS (
+    UPDATE projects p SET last_issue_number = p.last_issue_number + c.created
+    FROM counted c JOIN locked l ON l.id = c.project_id
+    WHERE p.id = c.project_id
+    RETURNING p.id, p.last_issue_number - c.created AS before
+)
+UPDATE issues i SET short_number = b.before + new.n
+FROM new JOIN bumped b ON b.id = new.project_id
+WHERE i.id = new.id
+"""
 
 
 @dataclass

@@ -18,6 +18,8 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from starlette.responses import Response
 
+from app.models import short_id
+
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 
@@ -200,6 +202,7 @@ def _environment() -> jinja2.Environment:
     )
     env.tests["scalar"] = is_scalar
     env.globals["context_lines"] = context_lines
+    env.globals["short_id"] = short_id
     return env
 
 

@@ -90,13 +90,13 @@ def test_issues_list_shows_what_triage_needs(live_server, worker):
     page = client.get(f"/projects/{project}/issues").text
     assert page.count('class="issue-row level-edge-') == 2
     row = visible_text(page.split(one)[1].split("</article>")[0])
-    assert "Error: Connection timeout" in row  # the title
+    assert "TEST-1 Error: Connection timeout" in row  # the short id and the title
     assert "2 events" in row and "done" in row and "unresolved" in row and "last just now" in row
     summary = scalar("SELECT summary FROM issue_analyses")
     assert summary.split("`")[0].strip() in row and "`" in summary
     assert "<code>GET /api/test</code>" in page  # code spans of the summary render as code
     warning_row = visible_text(page.split(two)[1].split("</article>")[0])
-    assert "warning" in warning_row and "not analysed" in warning_row
+    assert "warning" in warning_row and "not analysed" in warning_row and "TEST-2" in warning_row
     filtered = client.get(f"/projects/{project}/issues", params={"level": "warning"}).text
     assert two in filtered and one not in filtered
     searched = client.get(f"/projects/{project}/issues", params={"q": "connect"}).text
@@ -120,6 +120,7 @@ def test_issue_page_shows_analysis_event_and_navigation(live_server, worker):
     assert "Summary" in analysis and "Probable root cause" in analysis and "Suggested fix" in analysis
     assert "heuristic-v1" in analysis and "Confidence" in analysis and "Severity" in analysis
     assert page.index('id="analysis"') < page.index('id="event-title"')  # the analysis comes first
+    assert "SHOP-1 CheckoutError" in visible_text(page.split("</h1>")[0])  # the short id heads the page
     # The latest event: exception chain (raised first, then its cause), frames, context lines.
     assert shown.index("CheckoutError : could not reserve stock") < shown.index("KeyError : 'sku'")
     assert "unhandled" in shown
