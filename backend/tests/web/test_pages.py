@@ -91,7 +91,7 @@ def test_issues_list_shows_what_triage_needs(live_server, worker):
     assert page.count('class="issue-row level-edge-') == 2
     row = visible_text(page.split(one)[1].split("</article>")[0])
     assert "TEST-1 Error: Connection timeout" in row  # the short id and the title
-    assert "2 events" in row and "done" in row and "unresolved" in row and "last just now" in row
+    assert "2 events" in row and "analysed" in row and "unresolved" in row and "last just now" in row
     summary = scalar("SELECT summary FROM issue_analyses")
     assert summary.split("`")[0].strip() in row and "`" in summary
     assert "<code>GET /api/test</code>" in page  # code spans of the summary render as code
@@ -124,12 +124,14 @@ def test_issue_page_shows_analysis_event_and_navigation(live_server, worker):
     # The latest event: exception chain (raised first, then its cause), frames, context lines.
     assert shown.index("CheckoutError : could not reserve stock") < shown.index("KeyError : 'sku'")
     assert "unhandled" in shown
-    assert page.count('class="frame in-app"') == 2 and page.count('class="frame library"') == 1
+    assert page.count('class="frame in-app crash"') == 2 and page.count('class="frame library"') == 1
     assert re.search(r'<tr class="current"><td class="ln">41</td><td class="code"><pre>\s*return stock', page)
     assert '<td class="ln">40</td>' in page  # pre_context is numbered up to the line
     # Request, breadcrumbs, tags, user, release and environment.
     assert "POST https://shop.example/api/checkout" in shown and "curl/8.0" in shown
-    assert "deadlock" in shown and "GET /api/cart" in shown and "2025-11-30" in shown
+    assert "deadlock" in shown and "GET /api/cart" in shown and "08:59:59" in shown
+    assert shown.index("deadlock") < shown.index("GET /api/cart")  # newest first
+    assert 'title="2025-11-30 08:59:50 UTC"' in page  # each breadcrumb's full time on hover
     assert "region us-east" in shown and "id 4711" in shown
     assert "ada" not in shown and "username [Filtered]" in shown  # redacted at ingest
     assert "shop@2.4.1" in shown and "staging" in shown
