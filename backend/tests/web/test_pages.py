@@ -188,6 +188,50 @@ def test_issue_page_refreshes_itself_only_while_its_analysis_is_unfinished(live_
         assert ('http-equiv="refresh"' in shown) is refreshes, status
 
 
+def test_analysis_badges_say_in_words_where_the_analysis_stands(live_server):
+    make_user()
+    issue_id = send_seed(live_server.url, status_code=404, message="Not found")["issue_id"]
+    project = scalar("SELECT project_id FROM issues WHERE id = :i", i=issue_id)
+    client = login(live_server.url)
+    # An analysis row no task was queued for, so no worker moves it while we look.
+    with get_sync_engine().begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO issue_analyses (project_id, issue_id, generation, trigger, status, attempts)"
+                " SELECT project_id, id, 1, 'manual', 'pending', 0 FROM issues WHERE id = :i"
+            ),
+            {"i": issue_id},
+        )
+    # A failed attempt waiting for its retry: pending, with the reason and the time it is due (UTC).
+    tomorrow_1405 = (
+        "(date_trunc('day', now() AT TIME ZONE 'UTC') + interval '1 day 14:05') AT TIME ZONE 'UTC'"
+    )
+    states = [
+        ("done", None, "now()", "analysed"),
+        ("pending", None, "now()", "analysing…"),
+        ("running", None, "now()", "analysing…"),
+        ("pending", "provider timed out", tomorrow_1405, "failed, retrying at 14:05"),
+        ("failed", "provider refused the key: 401", "now()", "failed: provider refused the key"),
+        (
+            "skipped",
+            "daily LLM budget spent: 50 of 50 calls used today (UTC)",
+            "now()",
+            "skipped: daily budget",
+        ),
+    ]
+    for status, reason, due, words in states:
+        with get_sync_engine().begin() as conn:
+            conn.execute(
+                text(f"UPDATE issue_analyses SET status = :s, status_reason = :r, next_attempt_at = {due}"),
+                {"s": status, "r": reason},
+            )
+        listed = visible_text(client.get(f"/projects/{project}/issues").text)
+        page = client.get(f"/issues/{issue_id}").text
+        badge = visible_text(page.split('id="analysis"')[1].split("</header>")[0])
+        assert words in listed and words in badge, (status, listed, badge)
+    assert "done" not in badge  # never the bare status
+
+
 def test_script_in_events_and_analyses_is_never_rendered_as_markup(live_server, worker):
     make_user()
     project = make_project("xss")
