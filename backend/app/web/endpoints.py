@@ -172,7 +172,11 @@ async def _projects_page(
     request: Request, session: DbSession, user: LoggedIn, error: str | None = None, status: int = 200
 ) -> Response:
     shown = await projects.list_visible(session, user.project_ids)
-    cards = [{"project": p, "dsn": dsn_for(p), "snippets": project_snippets(p)} for p in shown]
+    stats = await projects.activity(session, [p.id for p in shown])
+    cards = [
+        {"project": p, "stats": stats[p.id], "dsn": dsn_for(p), "snippets": project_snippets(p)}
+        for p in shown
+    ]
     return render(request, "projects.html", {"cards": cards, "error": error}, status)
 
 

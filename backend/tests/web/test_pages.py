@@ -74,6 +74,38 @@ def test_create_a_project_from_the_page(live_server):
     assert too_long.status_code == 422
 
 
+def test_projects_page_shows_each_projects_activity_to_whoever_may_see_it(live_server):
+    make_user()
+    shop, blog, quiet = make_project("shop"), make_project("blog"), make_project("quiet")
+    make_user("member@example.com", admin=False, projects=(shop.id, quiet.id))
+    for _ in range(3):
+        send_sentry(live_server.url, shop, sentry_event())
+    send_sentry(live_server.url, shop, sentry_event(exception={"values": [{"type": "TimeoutError"}]}))
+    send_sentry(live_server.url, blog, sentry_event())
+    # An old event (stored two days ago) is no part of the last 24 hours; its issue is resolved.
+    send_sentry(live_server.url, blog, sentry_event(exception={"values": [{"type": "OldError"}]}))
+    with get_sync_engine().begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE error_events SET created_at = now() - interval '2 days' WHERE issue_id IN"
+                " (SELECT id FROM issues WHERE title LIKE 'OldError%')"
+            )
+        )
+        conn.execute(text("UPDATE issues SET status = 'resolved' WHERE title LIKE 'OldError%'"))
+
+    def card(page: str, project_id: int) -> str:
+        return visible_text(page.split(f'id="project-{project_id}"')[1].split("</article>")[0])
+
+    page = login(live_server.url).get("/projects").text
+    assert "Unresolved issues 2 Events, last 24 h 4 Last event just now" in card(page, shop.id)
+    assert "Unresolved issues 1 Events, last 24 h 1 Last event just now" in card(page, blog.id)
+    assert "Unresolved issues 0 Events, last 24 h 0 Last event none yet" in card(page, quiet.id)
+    # A member sees the projects they belong to, and nothing of the others.
+    mine = login(live_server.url, "member@example.com").get("/projects").text
+    assert f'id="project-{blog.id}"' not in mine and "blog" not in visible_text(mine)
+    assert "Unresolved issues 2 Events, last 24 h 4" in card(mine, shop.id)
+
+
 def test_issues_list_shows_what_triage_needs(live_server, worker):
     make_user()
     server = send_seed(
