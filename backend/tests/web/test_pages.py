@@ -7,6 +7,7 @@ import html
 import re
 import subprocess
 
+import httpx
 from sqlalchemy import text
 
 from app.db import get_sync_engine
@@ -370,3 +371,20 @@ def test_api_docs_page_renders_offline(live_server):
     shown = visible_text(page.text)
     assert "/api/v1/projects/{project_id}/issues" in shown and "next_cursor" in shown
     assert "cdn" not in page.text.lower()
+    assert "dev@example.com" in shown  # a logged-in reader keeps the dashboard's navigation
+
+
+def test_api_docs_are_public_and_the_dashboard_is_not(live_server):
+    anonymous = httpx.Client(base_url=live_server.url, timeout=10)
+    page = anonymous.get("/docs", follow_redirects=False)
+    assert page.status_code == 200
+    shown = visible_text(page.text)
+    assert "API reference" in shown and "/api/v1/projects/{project_id}/issues" in shown
+    assert "curl -H 'Authorization: Bearer flt_…' http://testserver.local:9000/api/v1/projects" in shown
+    assert "Log out" not in shown and "API tokens" in shown  # the link to make one, behind a login
+    assert anonymous.get("/openapi.json").json()["info"]["title"]
+    # Everything the docs describe still needs a login or a token.
+    for path in ("/projects", "/tokens", "/issues/1"):
+        answer = anonymous.get(path, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login"), path
+    assert anonymous.get("/api/v1/projects").status_code == 401
