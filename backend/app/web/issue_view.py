@@ -81,25 +81,64 @@ def analysis_state(analysis: IssueAnalysis, now: datetime | None = None) -> str:
 
 @dataclass(frozen=True)
 class FrameGroup:
-    """Consecutive frames shown together: the app's one by one, a run of library frames folded."""
+    """Consecutive frames shown together: the app's one by one; a run of library frames, or of frames
+    the exception shown above has too (a chained error's cause), folded."""
 
-    library: bool
+    kind: str  # app | library | shared
     frames: list[Frame]
 
+    @property
+    def library(self) -> bool:
+        return self.kind == "library"
 
-def frame_groups(frames: list[Frame]) -> list[FrameGroup]:
-    """Frames in order, consecutive library frames grouped into runs. When no frame is the app's (an
-    SDK that sends no in_app), every frame is shown: there is nothing to fold them in favour of."""
-    if not any(f.in_app for f in frames):
-        return [FrameGroup(False, list(frames))]
+    @property
+    def shared(self) -> bool:
+        return self.kind == "shared"
+
+
+def _frame_key(frame: Frame) -> tuple[object, ...]:
+    return (frame.filename or frame.abs_path or frame.module, frame.function, frame.lineno, frame.colno)
+
+
+def frame_groups(frames: list[Frame], shown_above: list[Frame] | None = None) -> list[FrameGroup]:
+    """Frames in order, with consecutive library frames grouped into runs, and frames that the
+    exception shown above also has (the same call) grouped apart. The crash frame, the app's last,
+    is never folded. When no frame is the app's (an SDK that sends no in_app), every frame is shown:
+    there is nothing to fold them in favour of."""
+    crash = crash_frame(frames)
+    above = {_frame_key(f) for f in shown_above or []}
+    no_app = not any(f.in_app for f in frames)
     groups: list[FrameGroup] = []
     for frame in frames:
-        library = not frame.in_app
-        if groups and groups[-1].library and library:
+        if frame is crash:
+            kind = "app"
+        elif _frame_key(frame) in above:
+            kind = "shared"
+        elif frame.in_app or no_app:
+            kind = "app"
+        else:
+            kind = "library"
+        if groups and groups[-1].kind == kind and kind != "app":
             groups[-1].frames.append(frame)
         else:
-            groups.append(FrameGroup(library, [frame]))
+            groups.append(FrameGroup(kind, [frame]))
     return groups
+
+
+def crumb_text(crumb: dict[str, Any]) -> str:
+    """A breadcrumb's line: its message, else what its data says (an HTTP call: method, URL, status)."""
+    message = crumb.get("message")
+    if message:
+        return str(message)
+    data = crumb.get("data")
+    if not isinstance(data, dict):
+        return ""
+    url = data.get("url")
+    if url:
+        method = data.get("method") or data.get("http.method") or ""
+        status = data.get("status_code") or data.get("http.response.status_code")
+        return " ".join(str(part) for part in (method, url, f"→ {status}" if status else "") if part)
+    return ""
 
 
 def crash_frame(frames: list[Frame]) -> Frame | None:
@@ -185,6 +224,7 @@ def jinja_helpers() -> dict[str, dict[str, Any]]:
             "analysis_state": analysis_state,
             "frame_groups": frame_groups,
             "frame_where": frame_where,
+            "crumb_text": crumb_text,
         },
-        "globals": {"crash_frame": crash_frame},
+        "globals": {"crash_frame": crash_frame, "frame_groups": frame_groups},
     }
