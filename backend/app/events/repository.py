@@ -145,21 +145,17 @@ async def insert_events_with_issues(
         e_needs_analysis=[e.needs_analysis for e in events],
     )
     cur = await conn.execute(INSERT_EVENTS_WITH_ISSUES_SQL, params)
-    rows = [InsertedEvent(*row) for row in await cur.fetchall()]
-    created = sorted({r.issue_id for r in rows if r.issue_created})
-    if created:
-        await conn.execute(NUMBER_NEW_ISSUES_SQL, {"ids": created})
-    return rows
+    return [InsertedEvent(*row) for row in await cur.fetchall()]
 
 
-# Short numbers for the issues a batch just created, from their projects' counters, in the batch's
-# transaction: a counter moves only by the issues really created (a repeated event creates none),
-# and a rollback takes back both, so numbers never skip. The counter rows are locked in project id
-# order (concurrent digesters creating issues in the same projects wait their turn instead of
-# deadlocking; the issue rows they hold were taken by their upserts, which are done); the UPDATE
-# reads each counter's latest committed value once its lock is granted. Batches that create no issue
-# (the common case) never run this and never touch the projects' rows. A new issue that got no event
-# of this batch (a resend) is rolled back with it by the caller (AlreadyStored), so it needs no number.
+# Short numbers for the issues a transaction created, from their projects' counters: a counter moves
+# only by the issues really created (a repeated event creates none), and a rollback takes back both,
+# so numbers never skip. Run once, as the transaction's last write before its commit: the counter
+# rows, locked in project id order, are then the last locks it takes, so a transaction holding one
+# never waits for another lock and concurrent digesters creating issues in one project queue for it
+# only briefly, without deadlocking. The UPDATE reads each counter's latest committed value once its
+# lock is granted. A transaction that created no issue (the common case) never runs this and never
+# touches the projects' rows.
 NUMBER_NEW_ISSUES_SQL = """
 WITH new AS (
     SELECT id, project_id,
@@ -181,6 +177,12 @@ UPDATE issues i SET short_number = b.before + new.n
 FROM new JOIN bumped b ON b.id = new.project_id
 WHERE i.id = new.id
 """
+
+
+async def number_new_issues(conn: AsyncConnection[Any], issue_ids: list[int]) -> None:
+    """Give the issues this transaction created their short numbers (NUMBER_NEW_ISSUES_SQL)."""
+    if issue_ids:
+        await conn.execute(NUMBER_NEW_ISSUES_SQL, {"ids": sorted(set(issue_ids))})
 
 
 @dataclass

@@ -14,7 +14,7 @@ from app.config import get_settings
 from app.db import sync_session
 from app.events.normalize import normalize_sentry_event
 from app.events.prepare import PreparedEvent, prepare_event
-from app.events.store import StoredEvent, store_batch, store_each_once
+from app.events.store import StoredEvent, number_new_issues, store_batch, store_each_once
 from app.models import Issue, Project, short_id
 from app.projects.service import sync_create_project as create_project
 from tests.support.db import rows
@@ -36,8 +36,10 @@ def conninfo() -> str:
 
 
 async def store_in_own_transaction(batch: list[PreparedEvent]) -> list[StoredEvent]:
+    """As the digester writes a batch: store, number the new issues, commit."""
     async with await psycopg.AsyncConnection.connect(conninfo()) as conn:
         stored = await store_batch(conn, batch)
+        await number_new_issues(conn, stored)
         await conn.commit()
         return stored
 
@@ -84,15 +86,23 @@ def test_concurrent_digesters_number_without_gaps_or_twice():
         return events
 
     async def worker(n: int) -> None:
+        """A digester: each round one transaction, its batch stored in two chunks under savepoints
+        (as app/ingest/digester.py does), then the new issues numbered, then the commit."""
         async with await psycopg.AsyncConnection.connect(conninfo()) as conn:
+
+            async def write(events: list[PreparedEvent]) -> list[StoredEvent]:
+                async with conn.transaction():
+                    return await store_batch(conn, events)
+
             for round_ in range(6):
-
-                async def write(events: list[PreparedEvent]) -> list[StoredEvent]:
-                    async with conn.transaction():
-                        return await store_batch(conn, events)
-
-                outcomes: dict[Any, Any] = await store_each_once(write, batch(n, round_))
-                assert all(isinstance(o, StoredEvent) for o in outcomes.values()), outcomes
+                # In lock order across the chunks too, so the only waits are the ones under test.
+                events = sorted(batch(n, round_), key=lambda e: (e.project_id, e.fingerprint))
+                outcomes: dict[Any, Any] = {}
+                async with conn.transaction():
+                    for chunk in (events[:5], events[5:]):
+                        outcomes.update(await store_each_once(write, chunk))
+                    assert all(isinstance(o, StoredEvent) for o in outcomes.values()), outcomes
+                    await number_new_issues(conn, outcomes.values())
 
     async def run() -> None:
         await asyncio.gather(*(worker(n) for n in range(4)))
