@@ -92,6 +92,7 @@ def _issue_facts(issue: Issue) -> IssueFacts:
         count=int(issue.times_seen),
         first_seen=issue.first_seen,
         last_seen=issue.last_seen,
+        short_number=issue.short_number,
     )
 
 

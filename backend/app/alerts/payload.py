@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.models.issue import short_id
 from app.privacy import redact_text
 
 TRIGGER_TITLES = {
@@ -42,6 +43,7 @@ class IssueFacts:
     count: int
     first_seen: datetime
     last_seen: datetime
+    short_number: int | None = None  # its number in the project (SHOP-12), app/models/issue.py
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,6 @@ class AlertFacts:
     rate_limit_per_hour: int | None = None
 
 
-def short_id(project_name: str, issue_id: int) -> str:
-    """The issue's short id, e.g. SHOP-12 (until issues get per-project numbers of their own)."""
-    return f"{project_name.upper()}-{issue_id}"
-
-
 def issue_url(base_url: str, issue_id: int) -> str:
     return f"{base_url.rstrip('/')}/issues/{issue_id}"
 
@@ -93,7 +90,7 @@ def _scrub(value: str | None) -> str | None:
 def _issue_json(facts: AlertFacts, issue: IssueFacts) -> dict[str, Any]:
     return {
         "id": issue.id,
-        "short_id": short_id(facts.project.name, issue.id),
+        "short_id": short_id(facts.project, issue),
         "title": _scrub(issue.title) or "",
         "culprit": _scrub(issue.culprit) or "",
         "level": issue.level,
@@ -162,7 +159,7 @@ def headline(facts: AlertFacts) -> str:
     if facts.issue is None:
         return f"[{facts.project.name}] {title}"
     issue = facts.issue
-    return f"[{facts.project.name}] {title}: {short_id(facts.project.name, issue.id)} {_scrub(issue.title)}"
+    return f"[{facts.project.name}] {title}: {short_id(facts.project, issue)} {_scrub(issue.title)}"
 
 
 def _analysis_lines(analysis: AnalysisFacts | None) -> list[tuple[str, str]]:
@@ -193,7 +190,7 @@ def slack_body(facts: AlertFacts) -> dict[str, Any]:
     if facts.issue is not None:
         issue = facts.issue
         url = issue_url(facts.base_url, issue.id)
-        link = f"<{url}|{_slack_escape(short_id(facts.project.name, issue.id))}>"
+        link = f"<{url}|{_slack_escape(short_id(facts.project, issue))}>"
         where = f" in `{_slack_escape(_scrub(issue.culprit) or '')}`" if issue.culprit else ""
         blocks.append(
             {
@@ -227,7 +224,7 @@ def _folded_line(facts: AlertFacts, folded: FoldedAlert) -> str:
     if folded.issue is None:
         return f"• {name}"
     issue = folded.issue
-    return f"• {name}: {short_id(facts.project.name, issue.id)} {_scrub(issue.title)}"
+    return f"• {name}: {short_id(facts.project, issue)} {_scrub(issue.title)}"
 
 
 def email_parts(facts: AlertFacts) -> tuple[str, str, str]:
@@ -237,7 +234,7 @@ def email_parts(facts: AlertFacts) -> tuple[str, str, str]:
     if facts.issue is not None:
         issue = facts.issue
         lines += [
-            f"Issue: {short_id(facts.project.name, issue.id)} {_scrub(issue.title)}",
+            f"Issue: {short_id(facts.project, issue)} {_scrub(issue.title)}",
             f"Where: {_scrub(issue.culprit) or '-'}",
             f"Level: {issue.level} · seen {issue.count} times",
             f"Link: {issue_url(facts.base_url, issue.id)}",
@@ -255,7 +252,7 @@ def email_parts(facts: AlertFacts) -> tuple[str, str, str]:
         issue = facts.issue
         url = html.escape(issue_url(facts.base_url, issue.id))
         parts.append(
-            f'<p><a href="{url}">{html.escape(short_id(facts.project.name, issue.id))}</a> '
+            f'<p><a href="{url}">{html.escape(short_id(facts.project, issue))}</a> '
             f"{html.escape(_scrub(issue.title) or '')}<br>"
             f"<code>{html.escape(_scrub(issue.culprit) or '')}</code> · {html.escape(issue.level)}"
             f" · seen {issue.count} times</p>"

@@ -67,7 +67,9 @@ async def _issue_detail(session: DbSession, issue: Issue) -> IssueDetailOut:
     analysis = (await issues.latest_analyses(session, [issue.id])).get(issue.id)
     counts = await issues.hourly_counts(session, [issue.id])
     latest = await issues.issue_event(session, issue.id, None)
-    base = IssueOut.of(issue, None, sum(counts[issue.id])).model_dump(exclude={"analysis"})
+    project = await projects.get_by_id(session, issue.project_id)
+    assert project is not None  # issues go with their project (ON DELETE CASCADE)
+    base = IssueOut.of(issue, project, None, sum(counts[issue.id])).model_dump(exclude={"analysis"})
     return IssueDetailOut(
         **base,
         analysis=AnalysisOut.of(analysis) if analysis else None,
@@ -111,7 +113,7 @@ async def list_project_issues(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> IssuePageOut:
     """Issues by last seen, first seen or frequency; send `next_cursor` back as `cursor` for more."""
-    await _project_in_scope(session, scope, project_id)
+    project = await _project_in_scope(session, scope, project_id)
     filters = IssueFilters.parse(
         status=status, level=level, environment=environment, release=release, query=query, sort=sort
     )
@@ -120,7 +122,7 @@ async def list_project_issues(
     analyses = await issues.latest_analyses(session, ids)
     counts = await issues.hourly_counts(session, ids)
     return IssuePageOut(
-        items=[IssueOut.of(i, analyses.get(i.id), sum(counts[i.id])) for i in page.issues],
+        items=[IssueOut.of(i, project, analyses.get(i.id), sum(counts[i.id])) for i in page.issues],
         next_cursor=page.next_cursor.encode() if page.next_cursor else None,
         prev_cursor=page.prev_cursor.encode() if page.prev_cursor else None,
     )

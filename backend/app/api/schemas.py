@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.issues.schemas import EventSummary
-from app.models import ErrorEvent, Issue, IssueAnalysis, Project
+from app.models import ErrorEvent, Issue, IssueAnalysis, Project, short_id
 
 AnalysisStatus = Literal["pending", "running", "done", "failed", "skipped"]
 IssueStatus = Literal["unresolved", "resolved", "ignored"]
@@ -104,6 +104,7 @@ class AnalysisOut(AnalysisBrief):
 
 _ISSUE_EXAMPLE: dict[str, Any] = {
     "id": 42,
+    "short_id": "SHOP-12",
     "project_id": 1,
     "title": "OperationalError: connection to server at db:5432 failed: timeout expired",
     "culprit": "app.db in get_connection",
@@ -130,6 +131,7 @@ class IssueOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_ISSUE_EXAMPLE]})
 
     id: int
+    short_id: str = Field(description="The issue's id within its project, as the dashboard shows it: SHOP-12")
     project_id: int
     title: str
     culprit: str
@@ -144,10 +146,11 @@ class IssueOut(BaseModel):
     analysis: AnalysisBrief | None = Field(description="The latest analysis; null when none was wanted")
 
     @classmethod
-    def of(cls, issue: Issue, analysis: IssueAnalysis | None, events_24h: int) -> IssueOut:
+    def of(cls, issue: Issue, project: Project, analysis: IssueAnalysis | None, events_24h: int) -> IssueOut:
         """The response shape of the stored row."""
         return cls(
             id=issue.id,
+            short_id=short_id(project, issue),
             project_id=issue.project_id,
             title=issue.title,
             culprit=issue.culprit,

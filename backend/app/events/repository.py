@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 # order (project, fingerprint) in every batch, so two batches never deadlock. A resolved issue that
 # sees an event regresses: it reopens, its analysis generation is bumped and its current analysis
 # cleared, so the next qualifying event asks for a fresh analysis; an ignored issue stays ignored
-# (as in Sentry). (SET expressions read the row as it was before this update.)
+# (as in Sentry). (SET expressions read the row as it was before this update.) `created` tells a row
+# this statement inserted (xmax is 0) from one it updated: only those get a short number, afterwards.
 UPSERT_ISSUES_SQL = """
     INSERT INTO issues AS i (project_id, fingerprint, grouping_version, title, culprit, level, status,
                              is_regressed, first_seen, last_seen, times_seen, analysis_generation)
@@ -151,6 +152,43 @@ async def insert_events_with_issues(
     )
     cur = await conn.execute(INSERT_EVENTS_WITH_ISSUES_SQL, params)
     return [InsertedEvent(*row) for row in await cur.fetchall()]
+
+
+# Short numbers for the issues a transaction created, from their projects' counters: a counter moves
+# only by the issues really created (a repeated event creates none), and a rollback takes back both,
+# so numbers never skip. Run once, as the transaction's last write before its commit: the counter
+# rows, locked in project id order, are then the last locks it takes, so a transaction holding one
+# never waits for another lock and concurrent digesters creating issues in one project queue for it
+# only briefly, without deadlocking. The UPDATE reads each counter's latest committed value once its
+# lock is granted. A transaction that created no issue (the common case) never runs this and never
+# touches the projects' rows.
+NUMBER_NEW_ISSUES_SQL = """
+WITH new AS (
+    SELECT id, project_id,
+           row_number() OVER (PARTITION BY project_id ORDER BY first_seen, id) AS n
+    FROM issues WHERE id = ANY(%(ids)s::bigint[])
+),
+counted AS (SELECT project_id, count(*) AS created FROM new GROUP BY project_id),
+locked AS MATERIALIZED (
+    SELECT p.id FROM projects p WHERE p.id IN (SELECT project_id FROM counted)
+    ORDER BY p.id FOR NO KEY UPDATE
+),
+bumped AS (
+    UPDATE projects p SET last_issue_number = p.last_issue_number + c.created
+    FROM counted c JOIN locked l ON l.id = c.project_id
+    WHERE p.id = c.project_id
+    RETURNING p.id, p.last_issue_number - c.created AS before
+)
+UPDATE issues i SET short_number = b.before + new.n
+FROM new JOIN bumped b ON b.id = new.project_id
+WHERE i.id = new.id
+"""
+
+
+async def number_new_issues(conn: AsyncConnection[Any], issue_ids: list[int]) -> None:
+    """Give the issues this transaction created their short numbers (NUMBER_NEW_ISSUES_SQL)."""
+    if issue_ids:
+        await conn.execute(NUMBER_NEW_ISSUES_SQL, {"ids": sorted(set(issue_ids))})
 
 
 @dataclass

@@ -3,8 +3,9 @@
 `store_batch` is the database work for a batch, in the caller's transaction: every event's issue
 upserted and the event inserted (one statement), then a pending analysis for each issue that now
 needs one (only when there is such an issue), then the alert deliveries the batch asks for (only when
-its projects have alert rules; app/events/alert_match.py). The caller commits and only then sends the new
-analyses' jobs.
+its projects have alert rules; app/events/alert_match.py). Before it commits, the caller gives the
+issues its transaction created their short numbers (`number_new_issues`, its last write), and only
+after the commit sends the new analyses' jobs.
 
 `store_each_once` is what the digester (app/ingest/digester.py), the one writer of events, wraps
 around it: resends, deadlocks and events the database refuses, each handled without failing the
@@ -14,7 +15,7 @@ rest of the batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ class StoredEvent:
     issue_id: int | None
     analysis_id: int | None
     analysis_created: bool  # a new pending analysis: the dispatcher must enqueue it
+    issue_created: bool = False  # its issue is new: number_new_issues must number it before the commit
 
     @property
     def duplicate(self) -> bool:
@@ -92,7 +94,16 @@ async def store_batch(conn: AsyncConnection[Any], events: list[PreparedEvent]) -
     for event, row in zip(events, inserted, strict=True):
         analysis_id = created.get(row.issue_id, row.issue_analysis_id) if event.needs_analysis else None
         is_new = row.issue_id in wanted and wanted[row.issue_id].error_event_id == row.id
-        stored.append(StoredEvent(row.id, event.event_id, row.issue_id, analysis_id, analysis_created=is_new))
+        stored.append(
+            StoredEvent(
+                row.id,
+                event.event_id,
+                row.issue_id,
+                analysis_id,
+                analysis_created=is_new,
+                issue_created=row.issue_created,
+            )
+        )
     return stored
 
 
@@ -120,6 +131,14 @@ async def _create_alert_deliveries(
         for event, row in zip(events, inserted, strict=True)
     }
     await repository.create_alert_deliveries(conn, wanted_deliveries(rules, touched))
+
+
+async def number_new_issues(conn: AsyncConnection[Any], stored: Iterable[StoredEvent]) -> None:
+    """Number the new issues of the events a transaction stored (their short ids, SHOP-12): once,
+    as the transaction's last write before its commit (app/events/repository.py says why)."""
+    await repository.number_new_issues(
+        conn, [s.issue_id for s in stored if s.issue_created and s.issue_id is not None]
+    )
 
 
 # Writes events with `store_batch` all or nothing: in a transaction of its own, or under a savepoint.

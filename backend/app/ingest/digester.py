@@ -46,7 +46,7 @@ from nacl.secret import SecretBox
 from app.config import Settings
 from app.events.normalize import normalize_seed_event, normalize_sentry_event
 from app.events.prepare import PreparedEvent, prepare_event
-from app.events.store import StoredEvent, store_batch, store_each_once
+from app.events.store import StoredEvent, number_new_issues, store_batch, store_each_once
 from app.ingest import inbox
 from app.ingest.envelope import parse_json_payload
 from app.ingest.inbox import INBOX_CHANNEL, SEED, Digested, InboxRow, inbox_box, unseal
@@ -94,6 +94,7 @@ class BatchOutcome:
     rows: list[Digested] = field(default_factory=list)  # every row taken: stored (and deleted) or failed
     failed: dict[int, str] = field(default_factory=dict)  # inbox id -> error, kept for a later attempt
     answer_waits: bool = False  # a seed request waits for an event of this batch
+    stored: list[StoredEvent] = field(default_factory=list)  # what the batch wrote (numbered at the end)
 
 
 # The API must have been taking in events this long, the inbox never empty meanwhile, before the
@@ -230,6 +231,7 @@ class Digester:
                 storing.cancel()
                 with contextlib.suppress(BaseException):
                     await storing
+        await number_new_issues(conn, outcome.stored)  # the last lock the transaction takes
         done = [row.inbox_id for row in outcome.rows if row.stored]
         if done:
             await inbox.delete(conn, done)
@@ -299,6 +301,7 @@ class Digester:
             if isinstance(result, psycopg.Error):  # refused: kept in the inbox for a later attempt
                 outcome.failed.update(dict.fromkeys(inbox_ids[key], f"store: {result!r}"[:1000]))
                 continue
+            outcome.stored.append(result)
             first_id, *copies = inbox_ids[key]
             event_id = key[1]
             to_send = result.analysis_created and result.id is not None

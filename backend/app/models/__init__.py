@@ -3,7 +3,7 @@
 from app.models.alert import AlertDelivery, AlertRule
 from app.models.base import Base
 from app.models.error_event import ErrorEvent
-from app.models.issue import Issue
+from app.models.issue import Issue, short_id, short_id_prefix
 from app.models.issue_analysis import IssueAnalysis
 from app.models.issue_index import IssueFacet, IssueSearch
 from app.models.project import Project
@@ -25,4 +25,6 @@ __all__ = [
     "ProjectMember",
     "User",
     "UserSession",
+    "short_id",
+    "short_id_prefix",
 ]

@@ -20,6 +20,8 @@ class Project(Base):
     # sha256 hex of the `project_key` the seed endpoint created this project with (its seed secret);
     # NULL for projects created in the dashboard or CLI, whose seed key is the DSN public key.
     seed_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The highest issue short number given out in this project (app/models/issue.py short_id).
+    last_issue_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     scrub_user_data: Mapped[bool | None] = mapped_column(Boolean)  # None: the SCRUB_USER_DATA setting
     # Days its events are kept; None: the EVENT_RETENTION_DAYS setting; 0: forever (app/retention/).
     event_retention_days: Mapped[int | None] = mapped_column(Integer)

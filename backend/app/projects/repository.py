@@ -1,8 +1,11 @@
-"""Queries over projects."""
+"""Queries over projects, and the activity figures the project list shows."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select, text
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -62,6 +65,42 @@ async def list_visible(session: AsyncSession, project_ids: frozenset[int] | None
     if project_ids is not None:
         stmt = stmt.where(Project.id.in_(sorted(project_ids)))
     return list(await session.scalars(stmt))
+
+
+@dataclass(frozen=True)
+class ProjectStats:
+    """What the project list shows of a project's activity."""
+
+    unresolved: int  # unresolved issues
+    events_24h: int  # events stored in the last 24 hours
+    last_event: datetime | None  # when its latest event came in (its issues' latest last_seen)
+
+
+# One statement for every project shown (not one per project). Each figure reads an index: the
+# unresolved count (project_id, status, …) of the issues list; the last event, the project's issues'
+# last_seen; the events of the last 24 h, per issue seen lately, by (issue_id, created_at), as the
+# issue pages count theirs. An issue's last_seen is when its latest event was received, a little
+# before it was stored (created_at), so issues seen up to an hour before the window are looked at.
+_STATS_SQL = text(
+    """
+    SELECT p.id,
+           (SELECT count(*) FROM issues i WHERE i.project_id = p.id AND i.status = 'unresolved'),
+           (SELECT count(*) FROM issues i
+              JOIN error_events e ON e.issue_id = i.id AND e.created_at > now() - interval '24 hours'
+             WHERE i.project_id = p.id AND i.last_seen > now() - interval '25 hours'),
+           (SELECT max(i.last_seen) FROM issues i WHERE i.project_id = p.id)
+    FROM projects p
+    WHERE p.id IN :ids
+    """
+).bindparams(bindparam("ids", expanding=True))
+
+
+async def activity(session: AsyncSession, project_ids: list[int]) -> dict[int, ProjectStats]:
+    """{project id: its unresolved issues, events in the last 24 h and last event}, in one query."""
+    if not project_ids:
+        return {}
+    result = await session.execute(_STATS_SQL, {"ids": project_ids})
+    return {pid: ProjectStats(int(unresolved), int(events), last) for pid, unresolved, events, last in result}
 
 
 async def add(session: AsyncSession, project: Project) -> None:

@@ -1,5 +1,6 @@
 """The API reference at /docs (rendered here from the OpenAPI schema: no CDN, works offline) and
-/openapi.json; both need a login, the schema also accepts an API token."""
+/openapi.json. Both are public, as API docs usually are (the banner prints /docs for people who
+have no login yet); they describe the API, and every endpoint they describe still wants its token."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from app.auth.cookies import SESSION_COOKIE, unsign
-from app.auth.dependencies import SESSION_MAX_AGE_S, CurrentUser, DbSession, LoginRequired
-from app.auth.service import authenticate_token, load_session
+from app.auth.dependencies import SESSION_MAX_AGE_S, DbSession
+from app.auth.service import load_session
+from app.config import get_settings
 from app.web.rendering import pretty_json, render
 
 router = APIRouter(include_in_schema=False)
@@ -97,22 +99,18 @@ def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @router.get("/docs")
-async def api_docs(request: Request, _user: CurrentUser) -> Response:
-    """The API reference page."""
+async def api_docs(request: Request, session: DbSession) -> Response:
+    """The API reference page, for anyone; a logged-in user also gets the dashboard's navigation."""
+    token = unsign("session", request.cookies.get(SESSION_COOKIE), SESSION_MAX_AGE_S)
+    who = await load_session(session, token) if token else None
+    if who is not None:
+        request.state.user = who
     ops = operations(request.app.openapi())
-    return render(request, "api_docs.html", {"operations": ops})
+    base = get_settings().public_url.rstrip("/")
+    return render(request, "api_docs.html", {"operations": ops, "base": base})
 
 
 @router.get("/openapi.json")
-async def openapi_schema(request: Request, session: DbSession) -> Response:
-    """The OpenAPI document, for a logged-in user or an API token holder."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        if await authenticate_token(session, credentials.strip()) is None:
-            return JSONResponse({"detail": "invalid or revoked token"}, 401, {"WWW-Authenticate": "Bearer"})
-        return JSONResponse(request.app.openapi())
-    token = unsign("session", request.cookies.get(SESSION_COOKIE), SESSION_MAX_AGE_S)
-    if not token or await load_session(session, token) is None:
-        raise LoginRequired()
+async def openapi_schema(request: Request) -> Response:
+    """The OpenAPI document, for anyone (the data it describes wants an API token)."""
     return JSONResponse(request.app.openapi())

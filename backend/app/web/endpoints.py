@@ -37,6 +37,7 @@ from app.auth.service import (
 )
 from app.auth.throttle import LoginAttempt, LoginThrottled, count_attempt, succeeded
 from app.auth.tokens import new_secret
+from app.config import get_settings
 from app.db import unit_of_work
 from app.errors import AppError
 from app.events.model import NormalizedEvent
@@ -46,6 +47,7 @@ from app.issues.service import set_status
 from app.projects import repository as projects
 from app.projects.service import create_project, dsn_for
 from app.web.access import AdminUser, AdminViewer, VisibleIssue, VisibleProject, not_found
+from app.web.issue_view import issue_markdown
 from app.web.rendering import render
 from app.web.snippets import project_snippets
 
@@ -170,7 +172,11 @@ async def _projects_page(
     request: Request, session: DbSession, user: LoggedIn, error: str | None = None, status: int = 200
 ) -> Response:
     shown = await projects.list_visible(session, user.project_ids)
-    cards = [{"project": p, "dsn": dsn_for(p), "snippets": project_snippets(p)} for p in shown]
+    stats = await projects.activity(session, [p.id for p in shown])
+    cards = [
+        {"project": p, "stats": stats[p.id], "dsn": dsn_for(p), "snippets": project_snippets(p)}
+        for p in shown
+    ]
     return render(request, "projects.html", {"cards": cards, "error": error}, status)
 
 
@@ -302,6 +308,8 @@ async def issue_page(
     analysis = (await issues.latest_analyses(session, [issue_id])).get(issue_id)
     neighbours = await issues.event_neighbours(session, issue_id, shown.id) if shown else None
     hourly = (await issues.hourly_counts(session, [issue_id]))[issue_id]
+    normalized = _normalized(shown.data) if shown else None
+    url = f"{get_settings().public_url.rstrip('/')}/issues/{issue_id}"
     return render(
         request,
         "issue.html",
@@ -310,7 +318,8 @@ async def issue_page(
             "issue": issue,
             "analysis": analysis,
             "event": shown,
-            "normalized": _normalized(shown.data) if shown else None,
+            "normalized": normalized,
+            "markdown": issue_markdown(project, issue, analysis, normalized, url),
             "neighbours": neighbours,
             "tags": await issues.tag_breakdown(session, issue_id),
             "hourly": hourly,

@@ -18,6 +18,9 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from starlette.responses import Response
 
+from app.models import short_id
+from app.web.issue_view import jinja_helpers
+
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 
@@ -200,6 +203,10 @@ def _environment() -> jinja2.Environment:
     )
     env.tests["scalar"] = is_scalar
     env.globals["context_lines"] = context_lines
+    env.globals["short_id"] = short_id
+    helpers = jinja_helpers()
+    env.filters.update(helpers["filters"])
+    env.globals.update(helpers["globals"])
     return env
 
 

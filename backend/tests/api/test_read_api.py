@@ -123,6 +123,16 @@ def test_issues_list_filters_search_sort_and_pages(live_server):
         0
     ]
     assert first["times_seen"] == 3 and first["events_24h"] == 3
+    # Short ids number the project's issues in the order they appeared; 3 events used up one number.
+    short_ids = {
+        i["title"].split(":")[0]: i["short_id"]
+        for i in client.get(f"/api/v1/projects/{project.id}/issues").json()["items"]
+    }
+    assert short_ids == {
+        "CheckoutError": "SHOP-1",
+        "TimeoutError": "SHOP-2",
+        "Disk usage above 90% on /var/lib/postgresql": "SHOP-3",
+    }
     assert first["level"] == "error" and first["status"] == "unresolved"
     assert client.get(f"/api/v1/projects/{project.id}/issues", params={"status": "bogus"}).status_code == 422
     assert client.get(f"/api/v1/projects/{project.id}/issues", params={"level": "loud"}).status_code == 422
@@ -175,6 +185,7 @@ def test_issue_detail_events_and_one_event(live_server, worker):
 
     detail = wait_until(analysed)
     assert detail["times_seen"] == 2 and detail["latest_event_id"] == second["id"]
+    assert detail["short_id"] == "TEST-1"  # the seed's project is named after its key, "test"
     analysis = detail["analysis"]
     assert analysis["model"] == "heuristic-v1" and analysis["provider"] == "heuristic"
     assert analysis["summary"] and analysis["root_cause"] and analysis["suggested_fix"]
@@ -240,7 +251,11 @@ def test_openapi_documents_the_read_api_with_examples_and_bearer_auth(live_serve
         for operation in spec["paths"][path].values():
             assert operation["security"] == [{"ApiToken": []}], path
             assert "404" in operation["responses"] or path == "/api/v1/projects"
-    assert httpx.get(f"{live_server.url}/openapi.json", follow_redirects=False).status_code == 303
+    # The document is public, as API docs usually are; the data it describes is not.
+    public = httpx.get(f"{live_server.url}/openapi.json", follow_redirects=False)
+    assert public.status_code == 200 and public.json()["paths"] == spec["paths"]
+    assert httpx.get(f"{live_server.url}/api/v1/projects").status_code == 401
+    assert httpx.get(f"{live_server.url}/api/v1/issues/1").status_code == 401
 
 
 def test_a_filter_with_a_nul_finds_what_ingest_stored_for_it(live_server):

@@ -30,6 +30,9 @@ PUBLIC = {
     ("POST", "/api/{project_id}/store"),
     ("GET", "/login"),
     ("POST", "/login"),
+    # API docs: they describe the API, whose every endpoint is checked here (issue 19).
+    ("GET", "/docs"),
+    ("GET", "/openapi.json"),
 }
 
 
@@ -69,6 +72,8 @@ def test_every_route_but_ingest_health_and_login_needs_a_login_or_token(live_ser
 
 def test_public_endpoints_answer_without_auth(live_server):
     assert httpx.get(f"{live_server.url}/healthz").status_code == 200
+    assert httpx.get(f"{live_server.url}/docs").status_code == 200
+    assert httpx.get(f"{live_server.url}/openapi.json").status_code == 200
     assert httpx.get(f"{live_server.url}/login").status_code == 200
     css = httpx.get(f"{live_server.url}/static/style.css")
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]

@@ -1,6 +1,7 @@
 """Upgrades never lose data: a database filled at the previous revision is upgraded to head and
 keeps every row (events, issues, analyses, inbox rows, users, members, tokens); inbox rows still
-digest, and a rule added after the upgrade gets its alert from that digest."""
+digest, and a rule added after the upgrade gets its alert from that digest. Existing issues get short
+numbers per project in first-seen order, and new ones continue them."""
 
 from __future__ import annotations
 
@@ -76,6 +77,17 @@ def fill(conn: psycopg.Connection, sealed: bytes, waiting_event_id: str) -> None
         " false, %(now)s, %(now)s, 1, 1)",
         {"now": now},
     )
+    # Seen before issue 1 although created after it (ids and first_seen need not agree), and another
+    # project's issue: each project is numbered on its own, in first-seen order.
+    conn.execute(
+        "INSERT INTO issues (id, project_id, fingerprint, grouping_version, title, culprit, level, status,"
+        " is_regressed, first_seen, last_seen, times_seen, analysis_generation) VALUES"
+        " (2, 1, repeat('e', 64), 'v1', 'TypeError: y', '', 'error', 'resolved', false,"
+        "  %(now)s - interval '1 hour', %(now)s, 3, 1),"
+        " (3, 2, repeat('d', 64), 'v1', 'Error: z', '', 'error', 'unresolved', false,"
+        "  %(now)s, %(now)s, 1, 1)",
+        {"now": now},
+    )
     conn.execute(
         "INSERT INTO error_events (id, project_id, issue_id, event_id, status_code, level, timestamp,"
         " payload, data) VALUES (1, 1, 1, %(e)s, 500, 'error', %(now)s, %(payload)s, '{}')",
@@ -132,9 +144,16 @@ def test_upgrade_to_head_keeps_every_row_and_the_waiting_inbox_rows_still_digest
         assert conn.execute("SELECT name, project_ids, scopes FROM api_tokens").fetchall() == [
             ("ci", [1], ["project:read"])
         ]
-        assert conn.execute("SELECT title, current_analysis_id, regressed_at FROM issues").fetchall() == [
-            ("KeyError: x", 1, None)
+        # Existing issues get short numbers per project, in first-seen order.
+        assert conn.execute(
+            "SELECT title, current_analysis_id, project_id, short_number, regressed_at FROM issues"
+            " ORDER BY id"
+        ).fetchall() == [
+            ("KeyError: x", 1, 1, 2, None),
+            ("TypeError: y", None, 1, 1, None),
+            ("Error: z", None, 2, 1, None),
         ]
+        assert conn.execute("SELECT last_issue_number FROM projects ORDER BY id").fetchall() == [(2,), (1,)]
         # No rule is made for existing projects (a rule needs a channel); one added now alerts.
         assert conn.execute("SELECT count(*) FROM alert_rules").fetchone() == (0,)
         conn.execute(
@@ -167,7 +186,12 @@ def test_upgrade_to_head_keeps_every_row_and_the_waiting_inbox_rows_still_digest
             (waiting,),
         )
         assert stored.fetchall() == [("ValueError",)]
-        # The waiting event made a new issue: the new rule's delivery was written with it.
+        # The waiting event made a new issue: the new rule's delivery was written with it, and the
+        # issue continues its project's numbers.
         assert conn.execute(
             "SELECT d.trigger, d.status, i.title FROM alert_deliveries d JOIN issues i ON i.id = d.issue_id"
         ).fetchall() == [("new_issue", "pending", "ValueError: bad cart")]
+        assert conn.execute(
+            "SELECT i.short_number, p.last_issue_number FROM issues i JOIN projects p ON p.id = i.project_id"
+            " WHERE i.title LIKE 'ValueError%%'"
+        ).fetchall() == [(3, 3)]

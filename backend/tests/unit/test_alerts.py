@@ -20,7 +20,6 @@ from app.alerts.payload import (
     email_parts,
     encode_body,
     retry_after_s,
-    short_id,
     signature,
     slack_body,
     slots_free,
@@ -31,9 +30,12 @@ from app.alerts.payload import (
 from app.alerts.rules import RuleInput, apply_changes, build_rule
 from app.errors import AppError
 from app.events.alert_match import AlertRuleRow, TouchedIssue, level_at_least, rule_matches, wanted_deliveries
+from app.models.issue import short_id
 
 SEEN = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-ISSUE = IssueFacts(12, "KeyError: 'cart' password=hunter2", "shop.views.checkout", "error", 3, SEEN, SEEN)
+ISSUE = IssueFacts(
+    120, "KeyError: 'cart' password=hunter2", "shop.views.checkout", "error", 3, SEEN, SEEN, short_number=12
+)
 DONE = AnalysisFacts("done", "Cart missing", "Session expired", "Check the session", "high", "bug", 0.8, "m1")
 
 
@@ -59,7 +61,7 @@ def test_webhook_body_has_exactly_the_documented_names_and_is_scrubbed():
     assert list(body) == ["trigger", "project", "issue", "analysis"]
     assert body["project"] == {"id": 1, "name": "shop"}
     assert body["issue"] == {
-        "id": 12,
+        "id": 120,
         "short_id": "SHOP-12",
         "title": body["issue"]["title"],
         "culprit": "shop.views.checkout",
@@ -67,7 +69,7 @@ def test_webhook_body_has_exactly_the_documented_names_and_is_scrubbed():
         "count": 3,
         "first_seen": "2026-12-06T12:00:00+00:00",
         "last_seen": "2026-12-06T12:00:00+00:00",
-        "url": "https://errors.example.com/issues/12",
+        "url": "https://errors.example.com/issues/120",
     }
     assert "hunter2" not in body["issue"]["title"]
     assert body["analysis"] == {
@@ -84,8 +86,8 @@ def test_webhook_body_has_exactly_the_documented_names_and_is_scrubbed():
     assert json.loads(encode_body(body)) == body
 
 
-def test_short_id_is_the_project_name_upper_and_the_issue_id():
-    assert short_id("shop", 12) == "SHOP-12"
+def test_short_id_is_the_project_prefix_and_the_issues_number_in_it():
+    assert short_id(ProjectFacts(1, "my-shop"), ISSUE) == "MYSHOP-12"
 
 
 def test_slack_blocks_carry_title_link_summary_root_cause_fix_and_severity():
@@ -93,7 +95,7 @@ def test_slack_blocks_carry_title_link_summary_root_cause_fix_and_severity():
     assert body["text"].startswith("[shop] New issue, analysed: SHOP-12")
     assert body["blocks"][0]["type"] == "header"
     texts = [b["text"]["text"] for b in body["blocks"][1:]]
-    assert texts[0].startswith("<https://errors.example.com/issues/12|SHOP-12>")
+    assert texts[0].startswith("<https://errors.example.com/issues/120|SHOP-12>")
     assert [t.split("\n")[0] for t in texts[1:]] == [
         "*Summary*",
         "*Root cause*",

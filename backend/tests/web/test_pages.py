@@ -7,6 +7,7 @@ import html
 import re
 import subprocess
 
+import httpx
 from sqlalchemy import text
 
 from app.db import get_sync_engine
@@ -74,6 +75,38 @@ def test_create_a_project_from_the_page(live_server):
     assert too_long.status_code == 422
 
 
+def test_projects_page_shows_each_projects_activity_to_whoever_may_see_it(live_server):
+    make_user()
+    shop, blog, quiet = make_project("shop"), make_project("blog"), make_project("quiet")
+    make_user("member@example.com", admin=False, projects=(shop.id, quiet.id))
+    for _ in range(3):
+        send_sentry(live_server.url, shop, sentry_event())
+    send_sentry(live_server.url, shop, sentry_event(exception={"values": [{"type": "TimeoutError"}]}))
+    send_sentry(live_server.url, blog, sentry_event())
+    # An old event (stored two days ago) is no part of the last 24 hours; its issue is resolved.
+    send_sentry(live_server.url, blog, sentry_event(exception={"values": [{"type": "OldError"}]}))
+    with get_sync_engine().begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE error_events SET created_at = now() - interval '2 days' WHERE issue_id IN"
+                " (SELECT id FROM issues WHERE title LIKE 'OldError%')"
+            )
+        )
+        conn.execute(text("UPDATE issues SET status = 'resolved' WHERE title LIKE 'OldError%'"))
+
+    def card(page: str, project_id: int) -> str:
+        return visible_text(page.split(f'id="project-{project_id}"')[1].split("</article>")[0])
+
+    page = login(live_server.url).get("/projects").text
+    assert "Unresolved issues 2 Events, last 24 h 4 Last event just now" in card(page, shop.id)
+    assert "Unresolved issues 1 Events, last 24 h 1 Last event just now" in card(page, blog.id)
+    assert "Unresolved issues 0 Events, last 24 h 0 Last event none yet" in card(page, quiet.id)
+    # A member sees the projects they belong to, and nothing of the others.
+    mine = login(live_server.url, "member@example.com").get("/projects").text
+    assert f'id="project-{blog.id}"' not in mine and "blog" not in visible_text(mine)
+    assert "Unresolved issues 2 Events, last 24 h 4" in card(mine, shop.id)
+
+
 def test_issues_list_shows_what_triage_needs(live_server, worker):
     make_user()
     server = send_seed(
@@ -90,13 +123,13 @@ def test_issues_list_shows_what_triage_needs(live_server, worker):
     page = client.get(f"/projects/{project}/issues").text
     assert page.count('class="issue-row level-edge-') == 2
     row = visible_text(page.split(one)[1].split("</article>")[0])
-    assert "Error: Connection timeout" in row  # the title
-    assert "2 events" in row and "done" in row and "unresolved" in row and "last just now" in row
+    assert "TEST-1 Error: Connection timeout" in row  # the short id and the title
+    assert "2 events" in row and "analysed" in row and "unresolved" in row and "last just now" in row
     summary = scalar("SELECT summary FROM issue_analyses")
     assert summary.split("`")[0].strip() in row and "`" in summary
     assert "<code>GET /api/test</code>" in page  # code spans of the summary render as code
     warning_row = visible_text(page.split(two)[1].split("</article>")[0])
-    assert "warning" in warning_row and "not analysed" in warning_row
+    assert "warning" in warning_row and "not analysed" in warning_row and "TEST-2" in warning_row
     filtered = client.get(f"/projects/{project}/issues", params={"level": "warning"}).text
     assert two in filtered and one not in filtered
     searched = client.get(f"/projects/{project}/issues", params={"q": "connect"}).text
@@ -120,15 +153,18 @@ def test_issue_page_shows_analysis_event_and_navigation(live_server, worker):
     assert "Summary" in analysis and "Probable root cause" in analysis and "Suggested fix" in analysis
     assert "heuristic-v1" in analysis and "Confidence" in analysis and "Severity" in analysis
     assert page.index('id="analysis"') < page.index('id="event-title"')  # the analysis comes first
+    assert "SHOP-1 CheckoutError" in visible_text(page.split("</h1>")[0])  # the short id heads the page
     # The latest event: exception chain (raised first, then its cause), frames, context lines.
     assert shown.index("CheckoutError : could not reserve stock") < shown.index("KeyError : 'sku'")
     assert "unhandled" in shown
-    assert page.count('class="frame in-app"') == 2 and page.count('class="frame library"') == 1
+    assert page.count('class="frame in-app crash"') == 2 and page.count('class="frame library"') == 1
     assert re.search(r'<tr class="current"><td class="ln">41</td><td class="code"><pre>\s*return stock', page)
     assert '<td class="ln">40</td>' in page  # pre_context is numbered up to the line
     # Request, breadcrumbs, tags, user, release and environment.
     assert "POST https://shop.example/api/checkout" in shown and "curl/8.0" in shown
-    assert "deadlock" in shown and "GET /api/cart" in shown and "2025-11-30" in shown
+    assert "deadlock" in shown and "GET /api/cart" in shown and "08:59:59" in shown
+    assert shown.index("deadlock") < shown.index("GET /api/cart")  # newest first
+    assert 'title="2025-11-30 08:59:50 UTC"' in page  # each breadcrumb's full time on hover
     assert "region us-east" in shown and "id 4711" in shown
     assert "username ada" in shown  # the user as the SDK sent it (SCRUB_USER_DATA is off by default)
     assert "shop@2.4.1" in shown and "staging" in shown
@@ -183,6 +219,50 @@ def test_issue_page_refreshes_itself_only_while_its_analysis_is_unfinished(live_
             conn.execute(text("UPDATE issue_analyses SET status = :s"), {"s": status})
         shown = client.get(f"/issues/{issue_id}").text
         assert ('http-equiv="refresh"' in shown) is refreshes, status
+
+
+def test_analysis_badges_say_in_words_where_the_analysis_stands(live_server):
+    make_user()
+    issue_id = send_seed(live_server.url, status_code=404, message="Not found")["issue_id"]
+    project = scalar("SELECT project_id FROM issues WHERE id = :i", i=issue_id)
+    client = login(live_server.url)
+    # An analysis row no task was queued for, so no worker moves it while we look.
+    with get_sync_engine().begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO issue_analyses (project_id, issue_id, generation, trigger, status, attempts)"
+                " SELECT project_id, id, 1, 'manual', 'pending', 0 FROM issues WHERE id = :i"
+            ),
+            {"i": issue_id},
+        )
+    # A failed attempt waiting for its retry: pending, with the reason and the time it is due (UTC).
+    tomorrow_1405 = (
+        "(date_trunc('day', now() AT TIME ZONE 'UTC') + interval '1 day 14:05') AT TIME ZONE 'UTC'"
+    )
+    states = [
+        ("done", None, "now()", "analysed"),
+        ("pending", None, "now()", "analysing…"),
+        ("running", None, "now()", "analysing…"),
+        ("pending", "provider timed out", tomorrow_1405, "failed, retrying at 14:05"),
+        ("failed", "provider refused the key: 401", "now()", "failed: provider refused the key"),
+        (
+            "skipped",
+            "daily LLM budget spent: 50 of 50 calls used today (UTC)",
+            "now()",
+            "skipped: daily budget",
+        ),
+    ]
+    for status, reason, due, words in states:
+        with get_sync_engine().begin() as conn:
+            conn.execute(
+                text(f"UPDATE issue_analyses SET status = :s, status_reason = :r, next_attempt_at = {due}"),
+                {"s": status, "r": reason},
+            )
+        listed = visible_text(client.get(f"/projects/{project}/issues").text)
+        page = client.get(f"/issues/{issue_id}").text
+        badge = visible_text(page.split('id="analysis"')[1].split("</header>")[0])
+        assert words in listed and words in badge, (status, listed, badge)
+    assert "done" not in badge  # never the bare status
 
 
 def test_script_in_events_and_analyses_is_never_rendered_as_markup(live_server, worker):
@@ -291,3 +371,20 @@ def test_api_docs_page_renders_offline(live_server):
     shown = visible_text(page.text)
     assert "/api/v1/projects/{project_id}/issues" in shown and "next_cursor" in shown
     assert "cdn" not in page.text.lower()
+    assert "dev@example.com" in shown  # a logged-in reader keeps the dashboard's navigation
+
+
+def test_api_docs_are_public_and_the_dashboard_is_not(live_server):
+    anonymous = httpx.Client(base_url=live_server.url, timeout=10)
+    page = anonymous.get("/docs", follow_redirects=False)
+    assert page.status_code == 200
+    shown = visible_text(page.text)
+    assert "API reference" in shown and "/api/v1/projects/{project_id}/issues" in shown
+    assert "curl -H 'Authorization: Bearer flt_…' http://testserver.local:9000/api/v1/projects" in shown
+    assert "Log out" not in shown and "API tokens" in shown  # the link to make one, behind a login
+    assert anonymous.get("/openapi.json").json()["info"]["title"]
+    # Everything the docs describe still needs a login or a token.
+    for path in ("/projects", "/tokens", "/issues/1"):
+        answer = anonymous.get(path, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login"), path
+    assert anonymous.get("/api/v1/projects").status_code == 401

@@ -1238,3 +1238,33 @@ def test_huge_or_pathological_text_is_analysed_quickly() -> None:
     ):
         analyse_event(event(text, exc("Error", text)))
     assert time.process_time() - started < 2.0
+
+
+def _null_dereference(platform: str, sdk: str, type_: str, value: str) -> str:
+    ev = event(None, exc(type_, value))
+    ev.platform, ev.sdk = platform, {"name": sdk, "version": "1.0.0"}
+    result = analyse_event(ev)
+    assert result.category == "null_reference"
+    return result.suggested_fix
+
+
+def test_a_browser_null_dereference_gets_browser_advice_never_http_statuses():
+    fix = _null_dereference(
+        "javascript",
+        "sentry.javascript.browser",
+        "TypeError",
+        "Cannot read properties of undefined (reading 'map')",
+    )
+    assert "loading or empty state" in fix and "DOM element" in fix and "optional chaining" in fix
+    assert "404" not in fix and "500" not in fix and "Optional" not in fix
+
+
+def test_server_null_dereferences_keep_their_advice_in_their_own_terms():
+    node = _null_dereference(
+        "node", "sentry.javascript.node", "TypeError", "Cannot read properties of null (reading 'id')"
+    )
+    assert "404 or validation error" in node and "strict null checks" in node and "Optional" not in node
+    python = _null_dereference(
+        "python", "sentry.python", "AttributeError", "'NoneType' object has no attribute 'email'"
+    )
+    assert "404 or validation error" in python and "`Optional` type hints" in python

@@ -9,6 +9,7 @@ from collections import Counter
 
 from app.analysis.providers.heuristic.registry import register
 from app.analysis.providers.heuristic.rule import Evidence, Rule, Sig
+from app.events.model import NormalizedEvent
 
 
 def _repeating_frame(ev: Evidence, facts: dict[str, str]) -> dict[str, str]:
@@ -22,13 +23,46 @@ def _repeating_frame(ev: Evidence, facts: dict[str, str]) -> dict[str, str]:
     return {"repeating": f"{where} in {function}".strip()} if seen >= 3 else {}
 
 
+# How to handle the empty case, and what catches the rest, by where the code runs (issue 19): a
+# browser has no HTTP status to answer with, and only Python has `Optional` hints.
+_EMPTY_CASE = {
+    "browser": (
+        "render a loading or empty state while the data has not arrived or lacks the field, check the "
+        "shape of the API response before using it, and that a DOM element exists before touching it",
+        "optional chaining (`?.`) and TypeScript's strict null checks",
+    ),
+    "server": (
+        "a 404 or validation error when a record is missing, or a default — instead of a 500",
+        "strict null checks",
+    ),
+    "python": (
+        "a 404 or validation error when a record is missing, or a default — instead of a 500",
+        "`Optional` type hints checked by mypy or pyright",
+    ),
+}
+
+
+def runs_in(event: NormalizedEvent) -> str:
+    """browser, python or server: where the event's code ran, from its platform and SDK."""
+    sdk = str(event.sdk.get("name") or "")
+    if event.platform == "javascript" and not re.search(r"\bnode\b|serverless|bun|deno", sdk):
+        return "browser"
+    if event.platform == "python" or sdk.startswith("sentry.python"):
+        return "python"
+    return "server"
+
+
 def _nullish(ev: Evidence, facts: dict[str, str]) -> dict[str, str]:
-    """`nullish` in the language's own word: Python's None (not "NoneType"), or null for Java/.NET."""
-    if facts.get("nullish") == "NoneType" or "NoneType" in ev.text:
-        return {"nullish": "None"}
-    if "nullish" not in facts and re.search(r"Null(?:Pointer|Reference)Exception", ev.text):
-        return {"nullish": "null"}
-    return {}
+    """`nullish` in the language's own word: Python's None (not "NoneType"), or null for Java/.NET;
+    and the advice on the empty case that fits where the code runs."""
+    python = facts.get("nullish") == "NoneType" or "NoneType" in ev.text  # only Python says NoneType
+    empty_case, guards = _EMPTY_CASE["python" if python else runs_in(ev.event)]
+    derived = {"empty_case": empty_case, "guards": guards}
+    if python:
+        derived["nullish"] = "None"
+    elif "nullish" not in facts and re.search(r"Null(?:Pointer|Reference)Exception", ev.text):
+        derived["nullish"] = "null"
+    return derived
 
 
 register(
@@ -130,12 +164,11 @@ register(
         fix=(
             "1. At {culprit}, find the expression that was {nullish}[[ (the one whose {attr} was read)]] and "
             "trace where it comes from.\n"
-            "2. Handle the empty case explicitly: a 404 or validation error when a record is missing, or a "
-            "default — instead of a 500.\n"
-            "3. Add a regression test with the missing value; `Optional` type hints / strict null checks "
-            "catch the rest."
+            "2. Handle the empty case explicitly: {empty_case}.\n"
+            "3. Add a regression test with the missing value; {guards} catch the rest."
         ),
         derive=_nullish,
+        trusted=frozenset({"empty_case", "guards"}),
     ),
     Rule(
         id="missing-key",

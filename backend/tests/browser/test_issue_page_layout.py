@@ -1,0 +1,125 @@
+"""The issue page a developer reads at 3 a.m.: a long Node event (44 breadcrumbs) and a Flask event
+(ten framework frames), on a desktop and on a 390 px wide phone (with JavaScript off: everything
+folds and unfolds with <details>). The page heights are measured and written to
+tests/artifacts/page_heights.json; screenshots go to tests/artifacts/screenshots/.
+
+Heights before this layout (main at 4544bcb): Node 12,856 px desktop / 30,887 px phone; Flask
+5,262 / 7,942 px."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import SCREENSHOTS, screenshot
+from tests.browser.test_dashboard_flow import log_in
+from tests.support.dashboard import make_project, make_user, send_sentry
+from tests.support.db import scalar, wait_until
+from tests.support.long_events import flask_event, node_long_event
+
+HEIGHTS = SCREENSHOTS.parent / "page_heights.json"
+VIEWPORTS = {"desktop": (1280, 860), "phone": (390, 844)}
+# Measured with this test on main's layout (4544bcb), before the page was reworked.
+HEIGHTS_BEFORE = {"node-desktop": 12856, "node-phone": 30887, "flask-desktop": 5262, "flask-phone": 7942}
+
+
+def record_height(name: str, height: int) -> None:
+    HEIGHTS.parent.mkdir(parents=True, exist_ok=True)
+    heights: dict[str, Any] = json.loads(HEIGHTS.read_text()) if HEIGHTS.exists() else {}
+    heights[name] = height
+    HEIGHTS.write_text(json.dumps(heights, indent=2, sort_keys=True) + "\n")
+
+
+def open_issue(browser: Browser, base: str, issue_id: int, viewport: str) -> Page:
+    width, height = VIEWPORTS[viewport]
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, java_script_enabled=viewport == "desktop"
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    log_in(page, base)
+    page.goto(f"{base}/issues/{issue_id}")
+    return page
+
+
+def analysed_issue(base: str, event: dict[str, Any]) -> int:
+    project = make_project("shop")
+    send_sentry(base, project, event)
+    wait_until(lambda: scalar("SELECT count(*) FROM issue_analyses WHERE status = 'done'") == 1, timeout_s=60)
+    return int(scalar("SELECT id FROM issues"))
+
+
+def top(page: Page, selector: str) -> float:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not shown"
+    return box["y"]
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+@pytest.mark.parametrize("kind", ["node", "flask"])
+def test_issue_page_fits_about_two_screens(
+    live_server, worker, browser: Browser, kind: str, viewport: str
+) -> None:
+    make_user()
+    event = node_long_event() if kind == "node" else flask_event()
+    issue_id = analysed_issue(live_server.url, event)
+    page = open_issue(browser, live_server.url, issue_id, viewport)
+    width, _ = VIEWPORTS[viewport]
+    height = page.evaluate("document.documentElement.scrollHeight")
+    record_height(f"{kind}-{viewport}", height)
+    screenshot(page, f"issue_{kind}_{viewport}")
+
+    expect(page.locator("h1")).to_contain_text("SHOP-1")
+    # The analysis first, then the exception.
+    assert top(page, "#analysis") < top(page, ".exception")
+    expect(page.locator("#analysis .badge.analysis")).to_have_text("analysed")
+    # The crash frame (the app's innermost) shows its source and its locals without a click.
+    # (For the Node chain, the RangeError that caused the reported Error.)
+    crash = page.locator(".frame.crash").filter(has=page.locator(".crash-vars")).first
+    expect(crash).to_be_visible()
+    expect(crash.locator(".crash-vars")).to_be_visible()
+    # Library frames are folded into runs; a run opens with a click on its summary.
+    runs = page.locator(".exception").first.locator("details.library-run")
+    if kind == "flask":
+        expect(runs.first.locator(":scope > summary")).to_contain_text("10 library frames")
+        expect(crash).to_contain_text("lookup_item")
+        expect(crash.locator(".crash-vars")).to_contain_text("item_id")
+    else:
+        expect(runs.first.locator(":scope > summary")).to_contain_text("6 library frames")
+        expect(crash).to_contain_text("validateQuantity")
+        expect(crash.locator(".crash-vars")).to_contain_text("sku-1043")
+    folded = runs.first.locator(".frame").first
+    expect(folded).to_be_hidden()
+    runs.first.locator(":scope > summary").click()
+    expect(folded).to_be_visible()
+    runs.first.locator(":scope > summary").click()
+
+    if kind == "node":
+        # Breadcrumbs newest first: the last 10, data folded; the 34 older ones behind "show all".
+        shown = page.locator("#breadcrumbs > .crumb")
+        expect(shown).to_have_count(10)
+        expect(shown.first).to_contain_text("validateQuantity: quantity 0 for sku-1043")
+        expect(shown.nth(1).locator(".crumb-data pre")).to_be_hidden()
+        more = page.locator("details.more-crumbs")
+        expect(more.locator(":scope > summary")).to_have_text("Show all 44 breadcrumbs (34 older)")
+        expect(more.locator(".crumb").first).to_be_hidden()
+        more.locator(":scope > summary").click()
+        expect(more.locator(".crumb")).to_have_count(34)
+        expect(more.locator(".crumb").last).to_contain_text("line 0 priced")
+        more.locator(":scope > summary").click()
+
+    # Copy as Markdown: the issue and its analysis, as text to paste into a ticket.
+    page.locator("#copy-markdown summary").click()
+    markdown = page.locator("#issue-markdown").input_value()
+    assert markdown.startswith("## SHOP-1: ")
+    assert "### Exception" in markdown and "### Analysis (heuristic-v1)" in markdown
+    assert f"/issues/{issue_id}" in markdown
+
+    # Nothing wider than the screen; less than half as tall as before (a Flask event fits in about two
+    # desktop screens; the Node one, with its chained error and 44 breadcrumbs, in a little over three).
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert height <= HEIGHTS_BEFORE[f"{kind}-{viewport}"] / 2, f"{kind} at {viewport}: {height} px"
+    page.context.close()
