@@ -9,6 +9,7 @@ dispatcher; on rollback they are dropped, so no job ever names a row that was no
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ async def _connect_to_completion(conninfo: str) -> psycopg.AsyncConnection[Any]:
     attempt = asyncio.ensure_future(psycopg.AsyncConnection.connect(conninfo, **CONNECT_ARGS))
     try:
         return await asyncio.shield(attempt)
+    except psycopg.Error:
+        _collect_after_failures()
+        raise
     except asyncio.CancelledError:
         _abandoned_connects.add(attempt)
         attempt.add_done_callback(_close_abandoned)
@@ -62,6 +66,7 @@ async def _connect_to_completion(conninfo: str) -> psycopg.AsyncConnection[Any]:
 def _close_abandoned(attempt: asyncio.Task[psycopg.AsyncConnection[Any]]) -> None:
     _abandoned_connects.discard(attempt)
     if attempt.cancelled() or attempt.exception() is not None:
+        _collect_after_failures()
         return
     # Closing a connection nobody used sends only a Terminate message: no waiting on the server.
     closing = asyncio.ensure_future(attempt.result().close())
@@ -69,20 +74,49 @@ def _close_abandoned(attempt: asyncio.Task[psycopg.AsyncConnection[Any]]) -> Non
     closing.add_done_callback(_abandoned_connects.discard)
 
 
+# A failed attempt's libpq connection is freed by the garbage collector only: psycopg raises the
+# attempt's error from a frame that holds it, and the error is among that frame's own locals (a
+# reference cycle). Until freed, its socket stays open, and a frozen server that wakes accepts it as
+# a session nobody reads: after a 5 s freeze under load, dozens of them, for as long as the serving GC
+# settings (app/runtime/gc_tuning.py) leave the cycle alone. So after attempts fail, the garbage is
+# collected once they have stopped failing for a second (and at least every 5 s while they go on).
+_COLLECT_QUIET_S = 1.0
+_COLLECT_EVERY_S = 5.0
+_collect_timer: asyncio.TimerHandle | None = None
+_last_collect = 0.0
+
+
+def _collect_after_failures() -> None:
+    global _collect_timer
+    loop = asyncio.get_running_loop()
+    if _collect_timer is not None:
+        _collect_timer.cancel()
+    if loop.time() - _last_collect >= _COLLECT_EVERY_S:
+        _collect()
+    _collect_timer = loop.call_later(_COLLECT_QUIET_S, _collect)
+
+
+def _collect() -> None:
+    global _collect_timer, _last_collect
+    _collect_timer = None
+    _last_collect = asyncio.get_running_loop().time()
+    gc.collect()
+
+
 @lru_cache
 def get_async_engine() -> AsyncEngine:
     settings = get_settings()
-    # Project lookups on a cache miss, the dashboard and the read API; ingest's inbox writes and
-    # the digest waiter have connections of their own. Past the 5 kept, connections opened during a
-    # burst (or while a frozen server held every request) are closed as they come back, so the
-    # count returns to what the load needs. Each API process opens at most 20 here (README,
-    # "Connections").
+    # Project lookups on a cache miss, the dashboard, the read API and ingest's inbox writes (one
+    # held connection); the digest waiter has connections of its own. Past the 2 kept, connections
+    # opened during a burst (or while a frozen server held every request) are closed as they come
+    # back, so the count returns to what the load needs. Each API process opens at most 20 here
+    # (README, "Connections").
     conninfo = libpq_conninfo(settings.async_database_url)
     engine = create_async_engine(
         settings.async_database_url,
         async_creator=partial(_connect_to_completion, conninfo),
-        pool_size=5,
-        max_overflow=15,
+        pool_size=2,
+        max_overflow=18,
         pool_timeout=2,
         pool_pre_ping=False,
         pool_recycle=1800,

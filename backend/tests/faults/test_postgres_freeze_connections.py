@@ -16,7 +16,7 @@ from tests.faults.events import seed_event
 from tests.faults.servers import Stack
 from tests.support.db import wait_until
 
-KEPT_IDLE = 5  # the API pool's pool_size
+KEPT_IDLE = 2  # the API pool's pool_size
 CONNECTIONS_SQL = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = 'faultline' AND backend_type = 'client backend'"
     " AND pid <> pg_backend_pid()"
