@@ -1,8 +1,8 @@
 """Dashboard pages for a project's alert rules: list and create, edit (with the rule's delivery log),
 delete, and "send test alert". Every POST carries the session's CSRF token.
 
-Who may manage a project's rules is decided in one place, `_manageable_project`: admins and the
-project's members (app/web/access.py); anyone else gets the 404 of a project that does not exist.
+Who may manage a project's rules is who may see the project (`VisibleProject`, app/web/access.py):
+admins and the project's members; anyone else gets the 404 of a project that does not exist.
 """
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from app.alerts import repository as alerts
 from app.alerts.rules import CHANNELS, RuleInput, apply_changes, create_rule
-from app.auth.dependencies import CsrfUser, CurrentUser, DbSession, Work
-from app.auth.service import LoggedIn
+from app.auth.dependencies import CsrfUser, DbSession, Work
 from app.errors import AppError
 from app.events.alert_match import LEVELS, TRIGGERS
 from app.jobs import alert_job
 from app.models import AlertRule, Project
-from app.projects import repository as projects
+from app.web.access import VisibleProject
 from app.web.endpoints import not_found, redirect
 from app.web.rendering import render
 
@@ -34,11 +34,6 @@ NOTICES = {
 }
 
 
-async def _manageable_project(session: DbSession, user: LoggedIn, project_id: int) -> Project | None:
-    """The project if this user may manage its alert rules (the one membership-sensitive check)."""
-    return await projects.get_by_id(session, project_id) if user.sees(project_id) else None
-
-
 def _int_or_none(value: str, name: str) -> int | None:
     value = value.strip()
     if not value:
@@ -48,33 +43,35 @@ def _int_or_none(value: str, name: str) -> int | None:
     return int(value)
 
 
-def _form_input(
-    *,
-    channel: str,
-    target: str,
-    secret: str,
-    trigger: list[str],
-    min_level: str,
-    environment: str,
-    frequency_count: str,
-    frequency_minutes: str,
-    wait_cap_s: str,
-    rate_limit_per_hour: str,
-    enabled: str | None,
-) -> RuleInput:
-    return RuleInput(
-        channel=channel or None,
-        target=target or None,
-        secret=secret.strip() or None,
-        triggers=trigger or None,
-        min_level=min_level or None,
-        environment=environment.strip() or None,
-        frequency_count=_int_or_none(frequency_count, "frequency count"),
-        frequency_minutes=_int_or_none(frequency_minutes, "frequency minutes"),
-        wait_cap_s=_int_or_none(wait_cap_s, "wait cap"),
-        rate_limit_per_hour=_int_or_none(rate_limit_per_hour, "rate limit"),
-        enabled=enabled is not None,
-    )
+class RuleForm(BaseModel):
+    """The fields of the create and edit forms, as posted (strings; empty means "not given")."""
+
+    channel: str = ""
+    target: str = ""
+    secret: str = ""
+    trigger: list[str] = []
+    min_level: str = ""
+    environment: str = ""
+    frequency_count: str = ""
+    frequency_minutes: str = ""
+    wait_cap_s: str = ""
+    rate_limit_per_hour: str = ""
+    enabled: str | None = None
+
+    def rule_input(self, *, enabled: bool) -> RuleInput:
+        return RuleInput(
+            channel=self.channel or None,
+            target=self.target or None,
+            secret=self.secret.strip() or None,
+            triggers=self.trigger or None,
+            min_level=self.min_level or None,
+            environment=self.environment.strip() or None,
+            frequency_count=_int_or_none(self.frequency_count, "frequency count"),
+            frequency_minutes=_int_or_none(self.frequency_minutes, "frequency minutes"),
+            wait_cap_s=_int_or_none(self.wait_cap_s, "wait cap"),
+            rate_limit_per_hour=_int_or_none(self.rate_limit_per_hour, "rate limit"),
+            enabled=enabled,
+        )
 
 
 def _choices() -> dict[str, object]:
@@ -103,50 +100,23 @@ async def _rules_page(
 
 @router.get("/projects/{project_id}/alerts")
 async def alerts_page(
-    request: Request, project_id: int, session: DbSession, user: CurrentUser, done: str | None = None
+    request: Request, project: VisibleProject, session: DbSession, done: str | None = None
 ) -> Response:
     """The project's alert rules and a form for a new one."""
-    project = await _manageable_project(session, user, project_id)
-    if project is None:
-        return not_found(request, "project")
     return await _rules_page(request, session, project, notice=NOTICES.get(done or ""))
 
 
 @router.post("/projects/{project_id}/alerts")
 async def create_alert_form(
     request: Request,
-    project_id: int,
+    project: VisibleProject,
     session: DbSession,
-    user: CsrfUser,
-    channel: Annotated[str, Form()] = "",
-    target: Annotated[str, Form()] = "",
-    secret: Annotated[str, Form()] = "",
-    trigger: Annotated[list[str] | None, Form()] = None,
-    min_level: Annotated[str, Form()] = "",
-    environment: Annotated[str, Form()] = "",
-    frequency_count: Annotated[str, Form()] = "",
-    frequency_minutes: Annotated[str, Form()] = "",
-    wait_cap_s: Annotated[str, Form()] = "",
-    rate_limit_per_hour: Annotated[str, Form()] = "",
+    _user: CsrfUser,
+    form: Annotated[RuleForm, Form()],
 ) -> Response:
     """Create a rule; a webhook's secret (given or generated) is shown once."""
-    project = await _manageable_project(session, user, project_id)
-    if project is None:
-        return not_found(request, "project")
     try:
-        wanted = _form_input(
-            channel=channel,
-            target=target,
-            secret=secret,
-            trigger=trigger or [],
-            min_level=min_level,
-            environment=environment,
-            frequency_count=frequency_count,
-            frequency_minutes=frequency_minutes,
-            wait_cap_s=wait_cap_s,
-            rate_limit_per_hour=rate_limit_per_hour,
-            enabled="on",
-        )
+        wanted = form.rule_input(enabled=True)
         rule = await create_rule(session, project.id, wanted)
     except AppError as exc:
         return await _rules_page(request, session, project, error=exc.message, status_code=exc.status_code)
@@ -175,24 +145,22 @@ async def _rule_page(
 
 
 async def _project_and_rule(
-    session: DbSession, user: LoggedIn, project_id: int, rule_id: int
+    session: DbSession, project: Project, rule_id: int
 ) -> tuple[Project, AlertRule] | None:
-    project = await _manageable_project(session, user, project_id)
-    rule = await alerts.get_rule(session, project_id, rule_id) if project is not None else None
-    return (project, rule) if project is not None and rule is not None else None
+    rule = await alerts.get_rule(session, project.id, rule_id)
+    return (project, rule) if rule is not None else None
 
 
 @router.get("/projects/{project_id}/alerts/{rule_id}")
 async def alert_rule_page(
     request: Request,
-    project_id: int,
+    project: VisibleProject,
     rule_id: int,
     session: DbSession,
-    user: CurrentUser,
     done: str | None = None,
 ) -> Response:
     """One rule: its settings (editable) and its delivery log."""
-    found = await _project_and_rule(session, user, project_id, rule_id)
+    found = await _project_and_rule(session, project, rule_id)
     if found is None:
         return not_found(request, "alert rule")
     return await _rule_page(request, session, *found, notice=NOTICES.get(done or ""))
@@ -201,41 +169,19 @@ async def alert_rule_page(
 @router.post("/projects/{project_id}/alerts/{rule_id}")
 async def edit_alert_form(
     request: Request,
-    project_id: int,
+    project: VisibleProject,
     rule_id: int,
     session: DbSession,
-    user: CsrfUser,
-    channel: Annotated[str, Form()] = "",
-    target: Annotated[str, Form()] = "",
-    secret: Annotated[str, Form()] = "",
-    trigger: Annotated[list[str] | None, Form()] = None,
-    min_level: Annotated[str, Form()] = "",
-    environment: Annotated[str, Form()] = "",
-    frequency_count: Annotated[str, Form()] = "",
-    frequency_minutes: Annotated[str, Form()] = "",
-    wait_cap_s: Annotated[str, Form()] = "",
-    rate_limit_per_hour: Annotated[str, Form()] = "",
-    enabled: Annotated[str | None, Form()] = None,
+    _user: CsrfUser,
+    form: Annotated[RuleForm, Form()],
 ) -> Response:
     """Save the edited rule (an empty secret keeps the current one)."""
-    found = await _project_and_rule(session, user, project_id, rule_id)
+    found = await _project_and_rule(session, project, rule_id)
     if found is None:
         return not_found(request, "alert rule")
-    project, rule = found
+    rule = found[1]
     try:
-        wanted = _form_input(
-            channel=channel,
-            target=target,
-            secret=secret,
-            trigger=trigger or [],
-            min_level=min_level,
-            environment=environment,
-            frequency_count=frequency_count,
-            frequency_minutes=frequency_minutes,
-            wait_cap_s=wait_cap_s,
-            rate_limit_per_hour=rate_limit_per_hour,
-            enabled=enabled,
-        )
+        wanted = form.rule_input(enabled=form.enabled is not None)
         changes = {
             k: v for k, v in wanted.__dict__.items() if v is not None or k in ("min_level", "environment")
         }
@@ -245,7 +191,8 @@ async def edit_alert_form(
         await session.flush()
     except AppError as exc:
         await session.rollback()
-        found = await _project_and_rule(session, user, project_id, rule_id)
+        await session.refresh(project)  # the rollback expired it
+        found = await _project_and_rule(session, project, rule_id)
         assert found is not None
         return await _rule_page(request, session, *found, error=exc.message, status_code=exc.status_code)
     return redirect(f"/projects/{project.id}/alerts/{rule.id}?done=saved")
@@ -253,25 +200,25 @@ async def edit_alert_form(
 
 @router.post("/projects/{project_id}/alerts/{rule_id}/delete")
 async def delete_alert_form(
-    request: Request, project_id: int, rule_id: int, session: DbSession, user: CsrfUser
+    request: Request, project: VisibleProject, rule_id: int, session: DbSession, _user: CsrfUser
 ) -> Response:
     """Delete the rule and its delivery log."""
-    found = await _project_and_rule(session, user, project_id, rule_id)
+    found = await _project_and_rule(session, project, rule_id)
     if found is None:
         return not_found(request, "alert rule")
     await alerts.delete_rule(session, rule_id)
-    return redirect(f"/projects/{project_id}/alerts?done=deleted")
+    return redirect(f"/projects/{project.id}/alerts?done=deleted")
 
 
 @router.post("/projects/{project_id}/alerts/{rule_id}/test")
 async def test_alert_form(
-    request: Request, project_id: int, rule_id: int, work: Work, user: CsrfUser
+    request: Request, project: VisibleProject, rule_id: int, work: Work, _user: CsrfUser
 ) -> Response:
     """Queue a test alert through the rule (sent after this request commits)."""
-    found = await _project_and_rule(work.session, user, project_id, rule_id)
+    found = await _project_and_rule(work.session, project, rule_id)
     if found is None:
         return not_found(request, "alert rule")
     delivery_id = await alerts.add_test_delivery(work.session, rule_id)
     if delivery_id is not None:
         work.jobs.add(alert_job(delivery_id))
-    return redirect(f"/projects/{project_id}/alerts/{rule_id}?done=test")
+    return redirect(f"/projects/{project.id}/alerts/{rule_id}?done=test")
