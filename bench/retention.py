@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,56 +32,27 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import filler
 import loadgen
 import run as ingest_run
 import storage
 
-EVENTS_PER_ISSUE = 100
-
-ISSUES_SQL = """
-INSERT INTO issues (project_id, fingerprint, grouping_version, title, culprit, level, status,
-                    is_regressed, first_seen, last_seen, times_seen, analysis_generation)
-SELECT %(project)s::int, md5('expired-issue-' || i), 'v1', 'Expired ' || i, 'old.py', 'error', 'unresolved',
-       false, now() - interval '130 days', now() - interval '100 days', 100, 1
-FROM generate_series(%(first)s::int, %(last)s::int) AS i
-ON CONFLICT DO NOTHING
-"""
-
-# Spread over 30 days, older first, as a server that kept 100 days of events would hold them.
-EVENTS_SQL = f"""
-INSERT INTO error_events (project_id, issue_id, event_id, status_code, level, environment, release,
-                          timestamp, created_at, payload, data)
-SELECT i.project_id, i.id, md5('expired-event-' || g), 500, 'error', 'production', 'old@1.0',
-       t.at, t.at, '{{"message": "expired"}}', '{{"message": "expired"}}'
-FROM generate_series(%(first)s::int, %(last)s::int) AS g
-CROSS JOIN LATERAL (
-    SELECT now() - interval '130 days' + make_interval(secs => g * (30 * 86400.0 / %(total)s))
-) AS t(at)
-JOIN issues i ON i.project_id = %(project)s::int
-             AND i.fingerprint = md5('expired-issue-' || (g / {EVENTS_PER_ISSUE}))
-"""  # noqa: S608 - a constant; values go as parameters
-
 
 def fill_expired(db_url: str, count: int) -> tuple[int, float]:
-    """A project holding `count` expired events; returns its id and the seconds the fill took."""
+    """A project holding `count` expired events; returns its id and the seconds the fill took.
+
+    Spread over 30 days, older first, as a server that kept 100 days of events would hold them."""
     started = time.monotonic()
+    now = datetime.now(UTC)
     with psycopg.connect(storage._plain_pg_url(db_url), autocommit=True) as conn:
-        project = conn.execute(
-            "INSERT INTO projects (name, public_key) VALUES ('retention-expired', md5('retention-expired'))"
-            " ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id"
-        ).fetchone()[0]
-        first, chunk = 0, 200_000
-        while first < count:
-            last = min(first + chunk, count) - 1
-            issues = {"first": first // EVENTS_PER_ISSUE, "last": last // EVENTS_PER_ISSUE}
-            conn.execute(ISSUES_SQL, {"project": project, **issues})
-            conn.execute(EVENTS_SQL, {"project": project, "first": first, "last": last, "total": count})
-            first = last + 1
-            print(f"[retention] filled {first:,} / {count:,}", file=sys.stderr)
-        # What a server that grew to this size has long done (see bench/scaling.py fill_to).
-        conn.execute("VACUUM (ANALYZE) error_events, issues, issue_search, issue_facets")
-        conn.execute("CHECKPOINT")
-    return int(project), time.monotonic() - started
+        project = filler.project_named(conn, "retention-expired")
+        filler.insert_events(
+            conn, project, 0, count, label="expired", start=now - timedelta(days=130),
+            step_s=30 * 86400.0 / count, issues_seen=(now - timedelta(days=130), now - timedelta(days=100)),
+            times_seen=filler.EVENTS_PER_ISSUE,
+        )  # fmt: skip
+        filler.settle(conn)
+    return project, time.monotonic() - started
 
 
 def expired_left(db_url: str, project: int) -> int:

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,66 +26,32 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import filler
 import run as ingest_run
 import storage
-
-EVENTS_PER_ISSUE = 100
-
-ISSUES_SQL = """
-INSERT INTO issues (project_id, fingerprint, grouping_version, title, culprit, level, status,
-                    is_regressed, first_seen, last_seen, times_seen, analysis_generation)
-SELECT %(project)s::int, md5('filler-issue-' || i), 'v1', 'Filler ' || i, 'filler.py', 'error', 'unresolved',
-       false, now(), now(), 0, 1
-FROM generate_series(%(first)s::int, %(last)s::int) AS i
-ON CONFLICT DO NOTHING
-"""
-
-EVENTS_SQL = f"""
-INSERT INTO error_events (project_id, issue_id, event_id, status_code, level, environment, release,
-                          timestamp, payload, data)
-SELECT i.project_id, i.id, md5('filler-event-' || g), 500, 'error', 'production', 'filler@1.0',
-       now() - make_interval(secs => g), '{{"message": "filler"}}', '{{"message": "filler"}}'
-FROM generate_series(%(first)s::int, %(last)s::int) AS g
-JOIN issues i ON i.project_id = %(project)s::int
-             AND i.fingerprint = md5('filler-issue-' || (g / {EVENTS_PER_ISSUE}))
-"""  # noqa: S608 - a constant; values go as parameters
 
 
 def fill_to(db_url: str, size: int, filler_project: int) -> float:
     """Add filler events (and their issues) until error_events holds `size` rows; returns seconds."""
     started = time.monotonic()
+    now = datetime.now(UTC)
     with psycopg.connect(storage._plain_pg_url(db_url), autocommit=True) as conn:
         have = conn.execute("SELECT count(*) FROM error_events").fetchone()[0]
         first = conn.execute(
             "SELECT count(*) FROM error_events WHERE project_id = %s", (filler_project,)
         ).fetchone()[0]
-        missing = size - have
-        chunk = 200_000
-        while missing > 0:
-            n = min(chunk, missing)
-            last = first + n - 1
-            issues = {"first": first // EVENTS_PER_ISSUE, "last": last // EVENTS_PER_ISSUE}
-            conn.execute(ISSUES_SQL, {"project": filler_project, **issues})
-            conn.execute(EVENTS_SQL, {"project": filler_project, "first": first, "last": last})
-            first, missing = last + 1, missing - n
-            print(f"[scaling] filled {size - missing:,} / {size:,}", file=sys.stderr)
-        # A bulk fill leaves work behind that a server which grew to this size has long done: the
-        # autovacuum of a million new rows and a checkpoint writing them out. Done here, before the
-        # clock, so the loads measure the size of the tables and not the aftermath of the fill
-        # (run during the first load, they tripled its p99 on this machine).
-        conn.execute("VACUUM (ANALYZE) error_events, issues")
-        conn.execute("CHECKPOINT")
+        filler.insert_events(
+            conn, filler_project, first, size - have, label="scaling", start=now, step_s=-1.0,
+            issues_seen=(now, now), times_seen=0,
+        )  # fmt: skip
+        filler.settle(conn)
     return time.monotonic() - started
 
 
 def filler_project(db_url: str) -> int:
     """A second project owning the filler rows."""
     with psycopg.connect(storage._plain_pg_url(db_url), autocommit=True) as conn:
-        row = conn.execute(
-            "INSERT INTO projects (name, public_key) VALUES ('scaling-filler', md5('scaling-filler'))"
-            " ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id"
-        ).fetchone()
-    return int(row[0])
+        return filler.project_named(conn, "scaling-filler")
 
 
 def parser() -> argparse.ArgumentParser:

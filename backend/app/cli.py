@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -198,8 +200,12 @@ def cmd_create_alert(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_test_alert(args: argparse.Namespace) -> int:
-    from app.alerts.runner import queue_test_alert
+@contextmanager
+def _jobs_published_before_exit() -> Iterator[list[Exception]]:
+    """Install a job dispatcher for the command and wait, on leaving, until its jobs are published.
+
+    Yields the list of publishing failures, so the command can say whether its job left (with the
+    broker down, the committed row waits for the sweeper instead)."""
     from app.celery_app import publish_job
     from app.jobs import Job, JobDispatcher, install_dispatcher
 
@@ -214,10 +220,17 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
     dispatcher = JobDispatcher(publish).start()
     install_dispatcher(dispatcher)
     try:
-        delivery_id = queue_test_alert(args.rule_id)
+        yield failed
     finally:
         dispatcher.stop()
         install_dispatcher(None)
+
+
+def cmd_test_alert(args: argparse.Namespace) -> int:
+    from app.alerts.runner import queue_test_alert
+
+    with _jobs_published_before_exit() as failed:
+        delivery_id = queue_test_alert(args.rule_id)
     if delivery_id is None:
         print(f"error: no alert rule {args.rule_id}", file=sys.stderr)
         return 1
@@ -232,32 +245,15 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
 
 def cmd_reanalyse(args: argparse.Namespace) -> int:
     from app.analysis.reanalyse import sync_request_reanalysis
-    from app.celery_app import publish_job
     from app.db import sync_unit_of_work
     from app.errors import AppError
-    from app.jobs import Job, JobDispatcher, install_dispatcher
 
-    # The command waits for its job to be published so it can say whether it left; with the broker
-    # down the committed pending analysis waits for the sweeper.
-    failed: list[Exception] = []
-
-    def publish(job: Job) -> None:
-        try:
-            publish_job(job)
-        except Exception as exc:
-            failed.append(exc)
-
-    dispatcher = JobDispatcher(publish).start()
-    install_dispatcher(dispatcher)
     try:
-        with sync_unit_of_work() as work:
+        with _jobs_published_before_exit() as failed, sync_unit_of_work() as work:
             request = sync_request_reanalysis(work, args.issue_id)
     except AppError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    finally:
-        dispatcher.stop()
-        install_dispatcher(None)
     if failed:
         message = f"analysis {request.analysis_id} is pending; could not enqueue it now ({failed[0]})"
         print(message, file=sys.stderr)
