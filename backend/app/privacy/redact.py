@@ -747,28 +747,46 @@ def _vendor_token(m: re.Match[str]) -> str:
     return p.TOKEN
 
 
-def _redact_cards(s: str) -> str:
-    # A loop rather than `sub`: when a candidate fails the checks, the search resumes at its
-    # second group, so leading digit groups ("ref 2345 4111 1111 1111 1111") cannot hide a card.
+def _redact_validated(
+    s: str,
+    pattern: re.Pattern[str],
+    valid_prefix_length: Callable[[str], int],
+    replacement: str,
+    resume_after_failure: Callable[[str], int],
+) -> str:
+    """Replace the matches of `pattern` that pass their check (the length of the valid prefix, 0 for
+    none) with `replacement`.
+
+    A loop rather than `sub`: when a candidate fails the check, the search resumes inside it (where
+    `resume_after_failure` says), so leading digit groups ("ref 2345 4111 1111 1111 1111") cannot
+    hide a card."""
     out: list[str] = []
     checked: dict[str, int] = {}  # repeated candidates (hostile input) are checked once
     last = pos = 0
-    search = p.CARD_RE.search
+    search = pattern.search
     while (m := search(s, pos)) is not None:
         candidate = m.group(0)
         n = checked.get(candidate)
         if n is None:
-            n = checked[candidate] = p.card_prefix_length(candidate)
+            n = checked[candidate] = valid_prefix_length(candidate)
         if n:
             out.append(s[last : m.start()])
-            out.append(p.CARD)
+            out.append(replacement)
             last = pos = m.start() + n
         else:
-            pos = m.start() + len(candidate) - len(candidate.lstrip("0123456789"))
+            pos = m.start() + resume_after_failure(candidate)
     if not out:
         return s
     out.append(s[last:])
     return "".join(out)
+
+
+def _after_first_digit_group(candidate: str) -> int:
+    return len(candidate) - len(candidate.lstrip("0123456789"))
+
+
+def _redact_cards(s: str) -> str:
+    return _redact_validated(s, p.CARD_RE, p.card_prefix_length, p.CARD, _after_first_digit_group)
 
 
 def _aws_secret(m: re.Match[str]) -> str:
@@ -777,25 +795,7 @@ def _aws_secret(m: re.Match[str]) -> str:
 
 
 def _redact_ibans(s: str) -> str:
-    # As _redact_cards: a failed candidate resumes the search one character on.
-    out: list[str] = []
-    checked: dict[str, int] = {}  # repeated candidates (hostile input) are checked once
-    last = pos = 0
-    while (m := p.IBAN_RE.search(s, pos)) is not None:
-        candidate = m.group(0)
-        n = checked.get(candidate)
-        if n is None:
-            n = checked[candidate] = p.iban_prefix_length(candidate)
-        if n:
-            out.append(s[last : m.start()])
-            out.append(p.IBAN)
-            last = pos = m.start() + n
-        else:
-            pos = m.start() + 1
-    if not out:
-        return s
-    out.append(s[last:])
-    return "".join(out)
+    return _redact_validated(s, p.IBAN_RE, p.iban_prefix_length, p.IBAN, lambda _candidate: 1)
 
 
 def _prose_secret(m: re.Match[str]) -> str:
