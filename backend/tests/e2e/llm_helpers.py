@@ -76,7 +76,7 @@ def analyses() -> list[dict[str, Any]]:
     return rows("SELECT * FROM issue_analyses ORDER BY id")
 
 
-def wait_final(count: int = 1, timeout_s: float = 20) -> list[dict[str, Any]]:
+def wait_final(count: int = 1, timeout_s: float = 60) -> list[dict[str, Any]]:
     """Wait until `count` analyses have a final status; returns all analyses."""
     wait_until(lambda: sum(a["status"] in FINAL for a in analyses()) >= count, timeout_s=timeout_s)
     return analyses()
@@ -92,7 +92,7 @@ class TaskWatch:
     def log(self) -> str:
         return self.log_path.read_bytes()[self.start :].decode(errors="replace")
 
-    def wait_returned(self, count: int = 1, timeout_s: float = 20) -> str:
+    def wait_returned(self, count: int = 1, timeout_s: float = 60) -> str:
         """Wait until `count` task runs have returned; returns the log since the watch began.
 
         A run that retries raises instead (Celery logs "] retry: "), so with no such line once the
@@ -101,7 +101,7 @@ class TaskWatch:
         return wait_until(lambda: (log := self.log()).count("] succeeded in ") >= count and log, timeout_s)
 
 
-def call_times(fake: FakeLLMServer, count: int, timeout_s: float = 20) -> list[float]:
+def call_times(fake: FakeLLMServer, count: int, timeout_s: float = 60) -> list[float]:
     """Watch the fake's call counter and note when each of the first `count` calls arrived."""
     seen: list[float] = []
     deadline = time.monotonic() + timeout_s

@@ -44,7 +44,7 @@ def scalar(sql: str, **params: Any) -> Any:
         return conn.execute(text(sql), params).scalar()
 
 
-def wait_until(predicate: Callable[[], Any], timeout_s: float = 30.0, interval_s: float = 0.1) -> Any:
+def wait_until(predicate: Callable[[], Any], timeout_s: float = 60.0, interval_s: float = 0.1) -> Any:
     """Poll until predicate() is truthy; returns its value or fails the test with what it last saw."""
     deadline = time.monotonic() + timeout_s
     value = None
@@ -56,7 +56,7 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float = 30.0, interval_s
     raise AssertionError(f"condition not met within {timeout_s}s (last value: {value!r})")
 
 
-def wait_until_digested(timeout_s: float = 30.0) -> None:
+def wait_until_digested(timeout_s: float = 60.0) -> None:
     """Wait until every accepted Sentry event has left the inbox for error_events.
 
     A lone event is stored before its answer; of many sent at once, some are answered as soon as
