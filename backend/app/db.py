@@ -8,8 +8,6 @@ dispatcher; on rollback they are dropped, so no job ever names a row that was no
 
 from __future__ import annotations
 
-import asyncio
-import gc
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import get_settings
 from app.jobs import AfterCommit, installed_dispatcher
 from app.jsonb import dumps_jsonb
-from app.pg import CONNECT_ARGS, FAST_TOAST_SQL
+from app.pg import CONNECT_ARGS, FAST_TOAST_SQL, connect
 
 
 def _use_fast_toast(dbapi_connection: Any, _record: object) -> None:
@@ -34,73 +32,6 @@ def _use_fast_toast(dbapi_connection: Any, _record: object) -> None:
     cursor.execute(FAST_TOAST_SQL)
     cursor.close()
     dbapi_connection.commit()  # a setting made in a rolled-back transaction would be undone
-
-
-# Connection attempts whose request gave up on them, held until they end (see _connect_to_completion).
-_abandoned_connects: set[asyncio.Future[Any]] = set()
-
-
-async def _connect_to_completion(conninfo: str) -> psycopg.AsyncConnection[Any]:
-    """Open a connection in a task of its own, which a cancelled request stops waiting for but does
-    not cut short.
-
-    The ingest deadline cancels requests held by a frozen server, often while the pool is opening a
-    connection for them. A connection attempt cancelled midway is left to the garbage collector, and
-    until it runs (minutes, with the serving GC settings of app/runtime/gc_tuning.py), the server
-    keeps a backend for it once it wakes: after a 10 s freeze, connections past the pool's cap that
-    nobody uses. Here the attempt runs on, bounded by connect_timeout, and a connection that opens
-    after its request left is closed at once.
-    """
-    attempt = asyncio.ensure_future(psycopg.AsyncConnection.connect(conninfo, **CONNECT_ARGS))
-    try:
-        return await asyncio.shield(attempt)
-    except psycopg.Error:
-        _collect_after_failures()
-        raise
-    except asyncio.CancelledError:
-        _abandoned_connects.add(attempt)
-        attempt.add_done_callback(_close_abandoned)
-        raise
-
-
-def _close_abandoned(attempt: asyncio.Task[psycopg.AsyncConnection[Any]]) -> None:
-    _abandoned_connects.discard(attempt)
-    if attempt.cancelled() or attempt.exception() is not None:
-        _collect_after_failures()
-        return
-    # Closing a connection nobody used sends only a Terminate message: no waiting on the server.
-    closing = asyncio.ensure_future(attempt.result().close())
-    _abandoned_connects.add(closing)
-    closing.add_done_callback(_abandoned_connects.discard)
-
-
-# A failed attempt's libpq connection is freed by the garbage collector only: psycopg raises the
-# attempt's error from a frame that holds it, and the error is among that frame's own locals (a
-# reference cycle). Until freed, its socket stays open, and a frozen server that wakes accepts it as
-# a session nobody reads: after a 5 s freeze under load, dozens of them, for as long as the serving GC
-# settings (app/runtime/gc_tuning.py) leave the cycle alone. So after attempts fail, the garbage is
-# collected once they have stopped failing for a second (and at least every 5 s while they go on).
-_COLLECT_QUIET_S = 1.0
-_COLLECT_EVERY_S = 5.0
-_collect_timer: asyncio.TimerHandle | None = None
-_last_collect = 0.0
-
-
-def _collect_after_failures() -> None:
-    global _collect_timer
-    loop = asyncio.get_running_loop()
-    if _collect_timer is not None:
-        _collect_timer.cancel()
-    if loop.time() - _last_collect >= _COLLECT_EVERY_S:
-        _collect()
-    _collect_timer = loop.call_later(_COLLECT_QUIET_S, _collect)
-
-
-def _collect() -> None:
-    global _collect_timer, _last_collect
-    _collect_timer = None
-    _last_collect = asyncio.get_running_loop().time()
-    gc.collect()
 
 
 @lru_cache
@@ -114,7 +45,7 @@ def get_async_engine() -> AsyncEngine:
     conninfo = libpq_conninfo(settings.async_database_url)
     engine = create_async_engine(
         settings.async_database_url,
-        async_creator=partial(_connect_to_completion, conninfo),
+        async_creator=partial(connect, conninfo),
         pool_size=2,
         max_overflow=18,
         pool_timeout=2,

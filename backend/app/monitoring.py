@@ -25,10 +25,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.responses import Response
 
+from app import pg
 from app.config import get_settings
 from app.ingest import inbox
 from app.metrics import CONTENT_TYPE_LATEST, render_metrics
-from app.pg import CONNECT_ARGS, libpq_url
+from app.pg import libpq_url
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ async def read_backlog() -> inbox.Backlog | None:
     conninfo = libpq_url(get_settings().database_url)
     try:
         async with asyncio.timeout(BACKLOG_TIMEOUT_S):
-            conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, **CONNECT_ARGS)
+            conn = await pg.connect(conninfo, autocommit=True)
             async with conn:
                 return await inbox.backlog(conn)
     except (psycopg.Error, OSError) as exc:  # OSError: TimeoutError too

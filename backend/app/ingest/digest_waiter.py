@@ -34,10 +34,10 @@ from typing import Any
 
 import psycopg
 
+from app import pg
 from app.ingest import inbox
 from app.ingest.inbox import DIGESTED_CHANNEL, Digested, RowKey, look_up_stored, parse_digested
 from app.jobs import Job, analysis_job
-from app.pg import CONNECT_ARGS
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +139,7 @@ class DigestWaiter:
                 continue
             try:
                 if conn is None or conn.closed or conn.broken:
-                    conn = await psycopg.AsyncConnection.connect(
-                        self._conninfo, autocommit=True, **CONNECT_ARGS
-                    )
+                    conn = await pg.connect(self._conninfo, autocommit=True)
                 found = await look_up_stored(conn, {key: w.project_id for key, w in overdue.items()})
             except psycopg.Error as exc:
                 logger.warning("cannot read whether %d waiting events are stored: %s", len(overdue), exc)
@@ -155,7 +153,7 @@ class DigestWaiter:
     async def _listen_forever(self) -> None:
         while True:
             try:
-                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **CONNECT_ARGS)
+                conn = await pg.connect(self._conninfo, autocommit=True)
                 async with conn:
                     await inbox.listen(conn, DIGESTED_CHANNEL)
                     self._listening = True

@@ -43,6 +43,7 @@ from typing import Any
 import psycopg
 from nacl.secret import SecretBox
 
+from app import pg
 from app.config import Settings
 from app.events.normalize import normalize_seed_event, normalize_sentry_event
 from app.events.prepare import PreparedEvent, prepare_event
@@ -51,7 +52,7 @@ from app.ingest import inbox
 from app.ingest.envelope import parse_json_payload
 from app.ingest.inbox import INBOX_CHANNEL, SEED, Digested, InboxRow, inbox_box, unseal
 from app.metrics import events_stored
-from app.pg import CONNECT_ARGS, FAST_TOAST_SQL, libpq_url
+from app.pg import FAST_TOAST_SQL, libpq_url
 
 logger = logging.getLogger(__name__)
 
@@ -156,9 +157,7 @@ class Digester:
         """Hear of every inbox commit, on a connection of its own that does nothing else."""
         while not stop.is_set():
             try:
-                conn = await psycopg.AsyncConnection.connect(
-                    self.config.conninfo, autocommit=True, **CONNECT_ARGS
-                )
+                conn = await pg.connect(self.config.conninfo, autocommit=True)
                 async with conn:
                     await inbox.listen(conn, INBOX_CHANNEL)
                     self._wake.set()  # rows may have come while nobody listened
@@ -314,7 +313,7 @@ class Digester:
         if self._conn is not None and (self._conn.closed or self._conn.broken):
             await self.close()
         if self._conn is None:
-            conn = await psycopg.AsyncConnection.connect(self.config.conninfo, **CONNECT_ARGS)
+            conn = await pg.connect(self.config.conninfo)
             await conn.execute(FAST_TOAST_SQL)  # new JSONB with lz4, as the API's pool writes it
             await conn.execute(NO_FLUSH_WAIT_SQL)
             await conn.commit()

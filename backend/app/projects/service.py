@@ -49,13 +49,21 @@ async def get_or_create_by_key(
     """
     key_hash = seed_key_hash(key)
 
-    async def load() -> Project | None:
-        project = await repository.get_by_ingest_key(session, key, key_hash)
-        if project is None and auto_create:
+    async def find() -> Project | None:
+        return await repository.get_by_ingest_key(session, key, key_hash)
+
+    async def find_or_create() -> Project | None:
+        project = await find()
+        if project is None:
             project = await _auto_create(session, key, key_hash, max_auto_created)
         return project
 
-    project = await project_cache.get(("key", key), load)
+    # The plain lookup is shared: when the entry expires under load, the requests in flight wait for
+    # one query rather than each taking a pooled connection for its own (a burst of connections every
+    # few seconds). Creating is not: the others must not see a project before its creator commits.
+    project = await project_cache.get(("key", key), find, shared=True)
+    if project is None and auto_create:
+        project = await project_cache.get(("key", key), find_or_create)
     if project is None:
         raise ProjectKeyRejected(
             "unknown project_key: send the project's DSN public key (the dashboard and "
