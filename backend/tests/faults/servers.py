@@ -58,7 +58,7 @@ class OwnRedis:
              "--save", "", "--appendonly", "no", "--logfile", str(self.workdir / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent(signal.SIGKILL),
         )  # fmt: skip
-        wait_for_port("127.0.0.1", self.port, timeout_s=15, process=self.process)
+        wait_for_port("127.0.0.1", self.port, timeout_s=60, process=self.process)
         return self
 
     def kill(self) -> None:

@@ -38,7 +38,7 @@ def test_sigkill_mid_delivery_sends_exactly_once(stack: Stack):
         api = stack.api(**ENV)
         assert post_seed(api.url, 1, project_key="f" + "0" * 31).status_code == 201
 
-        wait_until(lambda: len(receiver.on("/hook")) == 1, timeout_s=30)  # held by the receiver
+        wait_until(lambda: len(receiver.on("/hook")) == 1, timeout_s=60)  # held by the receiver
         assert the_delivery(stack)["status"] == "sending"
         worker.kill_group()
         receiver.release()  # the held request is dropped unanswered: never acknowledged
@@ -46,16 +46,16 @@ def test_sigkill_mid_delivery_sends_exactly_once(stack: Stack):
 
         stack.execute(LEASE_RUN_OUT)
         stack.worker(beat=True, **ENV)
-        wait_until(lambda: the_delivery(stack)["status"] == "sent", timeout_s=30)
+        wait_until(lambda: the_delivery(stack)["status"] == "sent", timeout_s=60)
         row = the_delivery(stack)
         assert (row["attempts"], row["response_code"]) == (2, 200)
         assert len(receiver.acknowledged("/hook")) == 1
 
         # An hour later Redis hands out what the dead worker held: the claim makes it a no-op.
         assert stack.redeliver_unacked() == len(held)
-        wait_until(lambda: stack.unacked() == 0, timeout_s=20)
+        wait_until(lambda: stack.unacked() == 0, timeout_s=60)
         wait_until(
-            lambda: all(f"{task}] succeeded" in stack.children[-1].log() for task in held), timeout_s=20
+            lambda: all(f"{task}] succeeded" in stack.children[-1].log() for task in held), timeout_s=60
         )
         assert len(receiver.acknowledged("/hook")) == 1
         assert the_delivery(stack)["attempts"] == 2

@@ -33,7 +33,7 @@ def test_a_batch_of_several_chunks_stores_every_event_once_around_a_bad_row_and_
                 )
         assert post_envelope(api.url, project_id, key, 0, body=resent).status_code == 200
         assert stored_envelopes(stack) == 0
-    wait_until(lambda: stored_envelopes(stack) == events + 1, timeout_s=30)
+    wait_until(lambda: stored_envelopes(stack) == events + 1, timeout_s=60)
     assert stack.scalar("SELECT count(*) FROM error_events WHERE payload::text LIKE '%envelope 1000)%'") == 1
     assert stack.scalar("SELECT sum(times_seen) FROM issues") == 1 + events + 1  # the seed event, once each
     (kept,) = stack.rows("SELECT event_id, last_error FROM ingest_inbox")
@@ -65,7 +65,7 @@ def test_a_digester_that_gives_way_to_a_stream_still_stores_each_event_within_th
     for thread in threads:
         thread.join()
     assert refused == []
-    wait_until(lambda: stored_envelopes(stack) == sum(sent), timeout_s=30)
+    wait_until(lambda: stored_envelopes(stack) == sum(sent), timeout_s=60)
     # An envelope event without a timestamp is dated when it was received.
     slowest = stack.scalar(
         "SELECT max(extract(epoch FROM created_at - timestamp)) FROM error_events WHERE payload ? 'exception'"

@@ -46,7 +46,7 @@ def test_events_accepted_while_the_digester_dies_are_all_stored(stack: Stack):
         assert stack.scalar("SELECT count(*) FROM ingest_inbox") == 20
         assert stored_envelopes(stack) == 0
         first.kill()  # SIGKILL, mid-batch: its transaction rolls back, the rows stay in the inbox
-    wait_until(lambda: stored_envelopes(stack) == 20, timeout_s=20)
+    wait_until(lambda: stored_envelopes(stack) == 20, timeout_s=60)
     assert stack.scalar("SELECT count(*) FROM ingest_inbox") == 0
     (second,) = api.child.digesters()
     assert second.pid != first.pid
@@ -64,7 +64,7 @@ def test_events_accepted_before_the_api_is_killed_are_stored_by_the_next_one(sta
     assert stack.scalar("SELECT count(*) FROM ingest_inbox") == 10
 
     stack.api(**FAST_ACK)
-    wait_until(lambda: stored_envelopes(stack) == 10, timeout_s=20)
+    wait_until(lambda: stored_envelopes(stack) == 10, timeout_s=60)
     assert stack.scalar("SELECT count(*) FROM ingest_inbox") == 0
 
 
@@ -78,7 +78,7 @@ def test_the_inbox_holds_no_secret_in_clear(stack: Stack):
         (sealed,) = [bytes(r["sealed"]) for r in stack.rows("SELECT sealed FROM ingest_inbox")]
         assert secret.encode() not in sealed
         assert b"upstream gone" not in sealed  # nothing of the event is readable
-    wait_until(lambda: stored_envelopes(stack) == 1, timeout_s=20)
+    wait_until(lambda: stored_envelopes(stack) == 1, timeout_s=60)
     stored = stack.scalar("SELECT payload::text FROM error_events WHERE payload ? 'exception'")
     assert secret not in stored and "upstream gone (envelope 1)" in stored
 
@@ -94,7 +94,7 @@ def test_an_event_that_cannot_be_digested_is_kept_and_does_not_block_the_rest(st
     )
     for n in range(1, 4):
         assert post_envelope(api.url, project_id, key, n).status_code == 200
-    wait_until(lambda: stored_envelopes(stack) == 3, timeout_s=20)
-    wait_until(lambda: stack.scalar("SELECT attempts FROM ingest_inbox") == 5, timeout_s=20)
+    wait_until(lambda: stored_envelopes(stack) == 3, timeout_s=60)
+    wait_until(lambda: stack.scalar("SELECT attempts FROM ingest_inbox") == 5, timeout_s=60)
     (kept,) = stack.rows("SELECT attempts, last_error FROM ingest_inbox")
     assert "prepare" in kept["last_error"]

@@ -37,13 +37,13 @@ def test_an_api_without_embedded_digester_only_accepts_and_digest_processes_stor
     assert stack.scalar("SELECT count(*) FROM error_events") == 0
 
     stack.digester()
-    wait_until(lambda: stack.scalar("SELECT count(*) FROM error_events") == 11, timeout_s=30)
+    wait_until(lambda: stack.scalar("SELECT count(*) FROM error_events") == 11, timeout_s=60)
     assert stack.scalar("SELECT count(*) FROM ingest_inbox") == 0
     assert stack.scalar("SELECT sum(times_seen) FROM issues") == 11
     # Four issues (three envelope groups, the seed's 502), four pending analyses; the API that accepted
     # the events sends their jobs once the digester's commit says they exist (no worker runs here).
     assert stack.scalar("SELECT count(*) FROM issue_analyses WHERE status = 'pending'") == 4
-    wait_until(lambda: stack.queue_length() == 4, timeout_s=30)
+    wait_until(lambda: stack.queue_length() == 4, timeout_s=60)
     seed_again = post_seed(api.url, 2, project_key="faults-seed")  # now a digester answers at once
     assert seed_again.status_code == 201
     assert seed_again.json()["id"] == stack.scalar(
@@ -75,10 +75,10 @@ def test_many_digesters_share_the_inbox_and_store_each_event_once(stack: Stack):
 
 def test_an_embedded_digester_ends_with_its_api(stack: Stack):
     api = stack.api()
-    (digester,) = wait_until(lambda: api.child.digesters(), timeout_s=30)
+    (digester,) = wait_until(lambda: api.child.digesters(), timeout_s=60)
     api.child.process.kill()  # SIGKILL the API alone: its child is orphaned
     api.child.process.wait(10)
-    wait_until(lambda: not digester.is_running() or digester.status() == psutil.STATUS_ZOMBIE, timeout_s=30)
+    wait_until(lambda: not digester.is_running() or digester.status() == psutil.STATUS_ZOMBIE, timeout_s=60)
 
 
 def test_every_new_issue_gets_its_analysis_job_without_the_sweeper(stack: Stack):
@@ -107,4 +107,4 @@ def test_every_new_issue_gets_its_analysis_job_without_the_sweeper(stack: Stack)
         assert httpx.post(f"{api.url}/api/v1/events", json=event, timeout=10).status_code == 201
     assert stack.scalar("SELECT count(*) FROM issues") == 2 * len(words)
     # No worker and no sweeper run here: each job came from the API once its digester had committed.
-    wait_until(lambda: stack.queue_length() == 2 * len(words), timeout_s=30)
+    wait_until(lambda: stack.queue_length() == 2 * len(words), timeout_s=60)

@@ -28,7 +28,7 @@ def test_redis_crash_during_ingest_loses_nothing_and_analyses_each_issue_once(st
     for n in range(2):
         assert post_seed(api.url, n).status_code == 201
         accepted += 1
-    wait_until(lambda: analyses_by_status(stack) == {"done": 2}, timeout_s=30)
+    wait_until(lambda: analyses_by_status(stack) == {"done": 2}, timeout_s=60)
     project_id, key = stack.rows("SELECT id, public_key FROM projects")[0].values()
     # A limit of 1 event a minute: only a limiter that fails open lets the events below through.
     stack.execute("UPDATE projects SET rate_limit_per_minute = 1")
@@ -59,7 +59,7 @@ def test_redis_crash_during_ingest_loses_nothing_and_analyses_each_issue_once(st
     # The worker resumed consuming: a new event after the restart is analysed too, directly.
     stack.execute("UPDATE projects SET rate_limit_per_minute = NULL")
     assert post_seed(api.url, 100).status_code == 201
-    wait_until(lambda: analyses_by_status(stack) == {"done": 12}, timeout_s=30)
+    wait_until(lambda: analyses_by_status(stack) == {"done": 12}, timeout_s=60)
     assert fake_llm.call_count == 12
     assert httpx.get(api.url + "/readyz").status_code == 200
 
@@ -69,13 +69,13 @@ def test_worker_survives_a_broker_crash_with_a_task_in_flight(stack: Stack, fake
     worker = stack.worker(beat=True, **llm_env(fake_llm), **SWEEPER)
     api = stack.api()
     assert post_seed(api.url, 1).status_code == 201
-    wait_until(lambda: fake_llm.call_count == 1, timeout_s=20)  # the task is running, not yet acked
+    wait_until(lambda: fake_llm.call_count == 1, timeout_s=60)  # the task is running, not yet acked
 
     stack.redis.kill()
     fake_llm.latency_s = 0
     stack.redis.start()
-    wait_until(lambda: analyses_by_status(stack) == {"done": 1}, timeout_s=30)
+    wait_until(lambda: analyses_by_status(stack) == {"done": 1}, timeout_s=60)
     assert worker.alive(), "the worker must survive losing the broker mid-task"
     assert post_seed(api.url, 2).status_code == 201
-    wait_until(lambda: analyses_by_status(stack) == {"done": 2}, timeout_s=30)
+    wait_until(lambda: analyses_by_status(stack) == {"done": 2}, timeout_s=60)
     assert fake_llm.call_count == 2

@@ -21,15 +21,15 @@ AGE_PENDING = "UPDATE issue_analyses SET next_attempt_at = next_attempt_at - int
 def test_sweeper_copy_and_late_original_delivery_make_one_analysis(stack: Stack, fake_llm):
     api = stack.api(**MIN_AGE)
     assert post_seed(api.url, 1).status_code == 201
-    wait_until(lambda: stack.queue_length() == 1, timeout_s=10)  # the original task, not yet consumed
+    wait_until(lambda: stack.queue_length() == 1, timeout_s=60)  # the original task, not yet consumed
     stack.execute(AGE_PENDING)
     assert stack.sweep(**MIN_AGE) == 1  # the sweeper sees a stale pending analysis and enqueues a copy
     assert stack.queue_length() == 2
 
     fake_llm.latency_s = 1  # both deliveries run at the same time on the two pool processes
     worker = stack.worker(concurrency=2, **llm_env(fake_llm), **MIN_AGE)
-    wait_until(lambda: stack.rows("SELECT status FROM issue_analyses") == [{"status": "done"}], timeout_s=30)
-    wait_until(lambda: worker.log().count("] succeeded in") == 2, timeout_s=20)
+    wait_until(lambda: stack.rows("SELECT status FROM issue_analyses") == [{"status": "done"}], timeout_s=60)
+    wait_until(lambda: worker.log().count("] succeeded in") == 2, timeout_s=60)
     assert "noop analysis already done or taken" in worker.log()
     assert stack.scalar("SELECT attempts FROM issue_analyses") == 1
     assert fake_llm.call_count == 1
@@ -39,7 +39,7 @@ def test_two_sweepers_at_once_enqueue_each_pending_analysis_once(stack: Stack):
     api = stack.api(**MIN_AGE)
     for n in range(6):
         assert post_seed(api.url, n).status_code == 201
-    wait_until(lambda: stack.queue_length() == 6, timeout_s=10)
+    wait_until(lambda: stack.queue_length() == 6, timeout_s=60)
     stack.execute(AGE_PENDING)
     sweepers = [
         subprocess.Popen([sys.executable, "-m", "app", "sweep"], cwd=BACKEND_DIR, env=stack.env(**MIN_AGE),
