@@ -1,8 +1,10 @@
-"""Copy-ready setup snippets for a project: Python and JavaScript Sentry SDKs, and the seed's curl."""
+"""Copy-ready setup snippets for a project: Python and JavaScript Sentry SDKs, the seed's curl, and
+the sentry-cli commands that upload a JavaScript build's source maps."""
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -66,6 +68,7 @@ def project_snippets(project: Project) -> list[Snippet]:
             '  environment: "production",\n'
             "});",
         ),
+        Snippet("sourcemaps", "Source maps", sourcemap_commands(project)),
         Snippet(
             "curl",
             "curl",
@@ -74,3 +77,29 @@ def project_snippets(project: Project) -> list[Snippet]:
             f"  -d {shlex.quote(seed_body)}",
         ),
     ]
+
+
+def project_slug(project: Project) -> str:
+    """The project's name slugified, as sentry-cli's --project names it (its id when nothing is left)."""
+    return re.sub(r"[^a-z0-9]+", "-", project.name.lower()).strip("-") or str(project.id)
+
+
+# Faultline has one organisation; sentry-cli wants a slug for it and any is accepted.
+ORG_SLUG = "faultline"
+
+
+def sourcemap_commands(project: Project) -> str:
+    """What a build pipeline runs to upload a bundle's source maps with the real sentry-cli (npm
+    @sentry/cli), and how to make the project:write token it needs."""
+    base = shlex.quote(get_settings().public_url.rstrip("/"))
+    slug = shlex.quote(project_slug(project))
+    cli = f'sentry-cli --url {base} --auth-token "$FAULTLINE_TOKEN"'
+    return (
+        "# once: a token that may upload to this project (shown once; keep it in your CI's secrets)\n"
+        f"python -m app create-token ci-uploads --project {project.id} --scope project:write\n\n"
+        "# each build (npm install --save-dev @sentry/cli), after bundling into ./dist with source maps:\n"
+        f"{cli} sourcemaps inject ./dist\n"
+        f"{cli} sourcemaps upload --org {ORG_SLUG} --project {slug} ./dist\n\n"
+        "# SDKs too old for debug ids: name the release the SDK sends, and deploy the files at these URLs\n"
+        f'{cli} sourcemaps upload --org {ORG_SLUG} --project {slug} --release "my-app@1.0.0" ./dist'
+    )
