@@ -68,16 +68,19 @@ _COUNTS = text(
     """
 )
 
-# Issues new in a version: of the issues seen in it (issue_facets), those whose first event has it.
+# Issues new in a version: of the issues seen in any version shown (issue_facets), those whose first
+# event has one of them; each issue's first event is looked up once (the (issue_id, id) index).
 _NEW_ISSUES = text(
     """
-    SELECT f.value, count(*) FROM issue_facets f
+    SELECT first_event.release, count(*) FROM (
+        SELECT DISTINCT issue_id FROM issue_facets
+        WHERE project_id = :project_id AND key = 'release' AND value = ANY(CAST(:versions AS text[]))
+    ) AS seen
     CROSS JOIN LATERAL (
-        SELECT e.release FROM error_events e WHERE e.issue_id = f.issue_id ORDER BY e.id LIMIT 1
+        SELECT e.release FROM error_events e WHERE e.issue_id = seen.issue_id ORDER BY e.id LIMIT 1
     ) AS first_event
-    WHERE f.project_id = :project_id AND f.key = 'release' AND f.value = ANY(CAST(:versions AS text[]))
-      AND first_event.release = f.value
-    GROUP BY f.value
+    WHERE first_event.release = ANY(CAST(:versions AS text[]))
+    GROUP BY first_event.release
     """
 )
 

@@ -275,7 +275,7 @@ async def issues_page(
     )
 
 
-RELEASES_PAGE_SIZE = 50
+RELEASES_PAGE_SIZE = 25
 
 
 @router.get("/projects/{project_id}/releases")

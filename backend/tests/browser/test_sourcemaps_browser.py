@@ -8,6 +8,7 @@ the original file.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.support.dashboard import make_token
+from tests.support.dashboard import login, make_token, make_user
 from tests.support.db import rows, wait_until
 from tests.support.js_tools import AppBuild, build_app, run_sentry_cli
 from tests.support.sentry import SentryProject, make_project
@@ -93,22 +94,71 @@ def stored_events(project: SentryProject, count: int) -> list[dict[str, Any]]:
     return wait_until(lambda: (found := rows(sql, p=project.id)) and len(found) >= count and found)
 
 
-def innermost_app_frame(event: dict[str, Any]) -> dict[str, Any]:
+def app_frames(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The frames of the event's error in our own sources (src/*.ts), caller first."""
     frames = event["data"]["exceptions"][-1]["frames"]
-    return [f for f in frames if f.get("in_app") is not False][-1]
+    return [
+        f for f in frames if (f.get("filename") or "").endswith(".ts") and "node_modules" not in f["filename"]
+    ]
 
 
-def test_browser_error_from_a_minified_bundle_is_stored_with_its_typescript_source(
-    live_server, browser, project, sites
+def assert_resolved_to_typescript(event: dict[str, Any], site: Site, how: str) -> dict[str, Any]:
+    """The error's frames name src/main.ts's onCheckout calling src/cart.ts's shippingLabel, which
+    failed on the line of the build's cart.ts holding the bug; each keeps its minified position."""
+    caller, failed = app_frames(event)[-2:]
+    line, text = site.build.source_line("cart.ts", "@bug")
+    assert failed["filename"].endswith("src/cart.ts"), failed
+    assert failed["function"] == "shippingLabel"
+    assert failed["lineno"] == line
+    assert failed["context_line"].strip() == text.strip()
+    assert any("cartTotal(cart)" in pre for pre in failed["pre_context"])  # the lines above it, as written
+    assert caller["filename"].endswith("src/main.ts") and caller["function"] == "onCheckout"
+    minified = failed["data"]["minified"]
+    assert minified["filename"] == f"{site.url}/assets/app.js" and minified["lineno"] >= 1
+    assert failed["data"]["resolved_with"] == how
+    return failed
+
+
+def test_two_builds_of_one_bug_resolve_to_their_typescript_source_in_one_issue(
+    live_server, worker, browser, project, sites
 ):
     upload(live_server, project, sites["a"])
+    upload(live_server, project, sites["b"])
     sites["a"].configure(project.dsn, "shop@1.0.0")
+    sites["b"].configure(project.dsn, "shop@1.1.0")
     click_checkout(browser, sites["a"])
+    click_checkout(browser, sites["b"])
+    first, second = stored_events(project, 2)
+
+    frame_a = assert_resolved_to_typescript(first, sites["a"], "debug_id")
+    frame_b = assert_resolved_to_typescript(second, sites["b"], "debug_id")
+    assert frame_b["lineno"] == frame_a["lineno"] + 12  # build B put 12 lines above the bug
+    assert frame_a["data"]["minified"]["colno"] != frame_b["data"]["minified"]["colno"]
+    assert first["issue_id"] == second["issue_id"], "two builds of one bug are one issue"
+    assert first["release"] == "shop@1.0.0" and second["release"] == "shop@1.1.0"
+
+    # The analysis (the default offline analyser) names the original file and function.
+    analysis = wait_until(
+        lambda: rows(
+            "SELECT analysis_text FROM issue_analyses WHERE issue_id = :i AND status = 'done'",
+            i=first["issue_id"],
+        )
+    )[0]["analysis_text"]
+    assert "src/cart.ts" in analysis and "shippingLabel" in analysis, analysis
+
+    # The issue page shows the TypeScript line, and the release the issue first appeared in.
+    make_user()
+    page = html.unescape(login(live_server.url).get(f"/issues/{first['issue_id']}").text)
+    assert "src/cart.ts" in page and "shippingLabel" in page
+    assert sites["b"].build.source_line("cart.ts", "@bug")[1].strip() in page
+    assert "<code>shop@1.0.0</code>" in page
+
+
+def test_release_and_url_upload_resolves_a_build_without_debug_ids(live_server, browser, project, sites):
+    # The older kind of upload: no debug ids in the bundle; the event finds its map by its release
+    # and the frame's URL, matched against the files' ~/assets/app.js.
+    upload(live_server, project, sites["plain"], "--release", "shop@2.0.0")
+    sites["plain"].configure(project.dsn, "shop@2.0.0")
+    click_checkout(browser, sites["plain"])
     [event] = stored_events(project, 1)
-    print(json.dumps(event["data"]["exceptions"], indent=1))
-    frame = innermost_app_frame(event)
-    line, text = sites["a"].build.source_line("cart.ts", "@bug")
-    assert frame["filename"].endswith("cart.ts")
-    assert frame["function"] == "shippingLabel"
-    assert frame["lineno"] == line
-    assert frame["context_line"].strip() == text.strip()
+    assert_resolved_to_typescript(event, sites["plain"], "release")
