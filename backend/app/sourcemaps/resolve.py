@@ -30,7 +30,7 @@ CONTEXT_LINES = 5
 MINIFIED_FIELDS = ("filename", "abs_path", "module", "function", "lineno", "colno", "in_app", "context_line")
 # Names a scope lookup may give that say nothing (Sentry's list, less the empty name).
 _USELESS_FUNCTIONS = frozenset(("<anonymous>", "__webpack_require__", "__webpack_modules__"))
-_SOURCE_PREFIX = re.compile(r"^(?:webpack|webpack-internal|rollup|vite|file):/*[^/]*/|^(?:\.\.?/)+")
+_SOURCE_PREFIX = re.compile(r"^(?:webpack|webpack-internal|rollup|vite|file):(?://[^/]*)?/|^(?:\.\.?/)+")
 _LIBRARY = ("node_modules/", "/~/", "webpack/bootstrap", "(webpack)/")
 
 
