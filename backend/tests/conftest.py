@@ -49,7 +49,8 @@ os.environ.update(
 )
 
 TABLES = (
-    "ingest_inbox, alert_deliveries, alert_rules, error_events, issue_analyses, issues, api_tokens, "
+    "ingest_inbox, upload_chunks, artifact_bundle_files, artifact_bundles, alert_deliveries, alert_rules, "
+    "error_events, issue_analyses, issues, api_tokens, "
     "login_failures, project_members, users, projects"
 )
 
