@@ -4,12 +4,11 @@ the sentry-cli commands that upload a JavaScript build's source maps."""
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from dataclasses import dataclass
 
 from app.config import get_settings
-from app.models import Project
+from app.models import Project, project_slug
 from app.projects.service import dsn_for
 
 
@@ -77,11 +76,6 @@ def project_snippets(project: Project) -> list[Snippet]:
             f"  -d {shlex.quote(seed_body)}",
         ),
     ]
-
-
-def project_slug(project: Project) -> str:
-    """The project's name slugified, as sentry-cli's --project names it (its id when nothing is left)."""
-    return re.sub(r"[^a-z0-9]+", "-", project.name.lower()).strip("-") or str(project.id)
 
 
 # Faultline has one organisation; sentry-cli wants a slug for it and any is accepted.

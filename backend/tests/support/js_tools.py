@@ -80,25 +80,26 @@ class AppBuild:
 def build_app(out: Path, *, extra_lines: int = 0) -> AppBuild:
     """Bundle, minify and source-map tests/js/app into OUT (dist/index.html, dist/assets/app.js(.map)).
 
-    `extra_lines` > 0 makes another build of the same bug: that many lines of other code (a helper
-    function and its comments) are put before the failing function in cart.ts, so the minified and
-    the original positions both move.
+    `extra_lines` (at least 5) > 0 makes another build of the same bug: that many lines of other code
+    (a helper function, its use and comments) are put before the failing function in cart.ts, so the
+    minified and the original positions both move.
     """
     src = out / "src"
     shutil.copytree(APP_DIR / "src", src)
     if extra_lines:
         cart = src / "cart.ts"
+        # Comments vanish in the minified bundle; the helper and its use (a side effect the bundler
+        # keeps) move the failing code's minified column too.
         filler = [
             "// Added in a later build: a discount helper, to move everything below it.",
             *(f"// note {i}: discounts are applied before shipping" for i in range(extra_lines - 5)),
-        ]
-        filler += [
             "export function discount(total: number, percent: number): number {",
             "  return Math.round(total * (100 - percent)) / 100;",
             "}",
-            "",
+            "(globalThis as { discounts?: number[] }).discounts = [5, 10].map((p) => discount(100, p));",
         ]
-        cart.write_text(cart.read_text().replace("// @build-b-inserts-here\n", "\n".join(filler) + "\n"))
+        marker = "// @build-b-inserts-here\n"
+        cart.write_text(cart.read_text().replace(marker, marker + "\n".join(filler) + "\n"))
     dist = out / "dist"
     (dist / "assets").mkdir(parents=True)
     shutil.copy(APP_DIR / "index.html", dist / "index.html")
