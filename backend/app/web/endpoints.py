@@ -438,11 +438,12 @@ async def create_token_form(
     user: CsrfUser,
     name: Annotated[str, Form()] = "",
     project: Annotated[list[int] | None, Form()] = None,
+    scope: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """Make a token for some of the user's projects and show it once."""
+    """Make a token for some of the user's projects (read, or read and write) and show it once."""
     try:
         made = await create_api_token(
-            session, name, project or [], user_id=user.user_id, allowed=user.project_ids
+            session, name, project or [], user_id=user.user_id, allowed=user.project_ids, scopes=scope
         )
     except AppError as exc:
         return await _tokens_page(request, session, user, error=exc.message, status_code=exc.status_code)

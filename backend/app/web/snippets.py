@@ -89,7 +89,8 @@ def sourcemap_commands(project: Project) -> str:
     slug = shlex.quote(project_slug(project))
     cli = f'sentry-cli --url {base} --auth-token "$FAULTLINE_TOKEN"'
     return (
-        "# once: a token that may upload to this project (shown once; keep it in your CI's secrets)\n"
+        "# once: a token that may upload to this project (shown once; keep it in your CI's secrets),\n"
+        '# or on the dashboard\'s API tokens page with "May also write" ticked\n'
         f"python -m app create-token ci-uploads --project {project.id} --scope project:write\n\n"
         "# each build (npm install --save-dev @sentry/cli), after bundling into ./dist with source maps:\n"
         f"{cli} sourcemaps inject ./dist\n"

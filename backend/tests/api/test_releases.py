@@ -7,7 +7,16 @@ from __future__ import annotations
 import html as html_text
 from typing import Any
 
-from tests.support.dashboard import api, login, make_project, make_token, make_user, send_sentry, sentry_event
+from tests.support.dashboard import (
+    api,
+    csrf_of,
+    login,
+    make_project,
+    make_token,
+    make_user,
+    send_sentry,
+    sentry_event,
+)
 from tests.support.db import scalar, wait_until_digested
 
 
@@ -135,3 +144,22 @@ def test_a_member_cannot_open_another_projects_releases(live_server):
     browser = login(live_server.url, "member@example.com")
     assert browser.get(f"/projects/{project_id}/releases").status_code == 404
     assert browser.get(f"/projects/{mine.id}/releases").status_code == 200
+
+
+def test_the_tokens_page_makes_a_token_that_may_upload(live_server):
+    project = make_project("shop")
+    make_user()
+    browser = login(live_server.url)
+    form = {"csrf_token": csrf_of(browser.get("/tokens").text), "name": "ci uploads", "project": project.id}
+    made = browser.post("/tokens", data={**form, "scope": "project:write"})
+    assert made.status_code == 201
+    assert scalar("SELECT scopes FROM api_tokens WHERE name = 'ci uploads'") == [
+        "project:read",
+        "project:write",
+    ]
+    assert "project:read, project:write" in browser.get("/tokens").text
+    # Without the box ticked a token only reads; an unknown scope is refused with a message.
+    browser.post("/tokens", data={**form, "name": "reader"})
+    assert scalar("SELECT scopes FROM api_tokens WHERE name = 'reader'") == ["project:read"]
+    refused = browser.post("/tokens", data={**form, "name": "odd", "scope": "org:admin"})
+    assert refused.status_code == 422 and "unknown scope" in refused.text
