@@ -6,6 +6,7 @@ re-processed once its bundle is there, and re-analysis re-processing its event f
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -17,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.dashboard import make_token
+from tests.support.dashboard import login, make_token, make_user
 from tests.support.db import rows, scalar, wait_until
-from tests.support.js_events import FIXTURES, minified_event, v8_stack
+from tests.support.js_events import BUNDLE_URL, FIXTURES, minified_event, v8_stack
 from tests.support.js_tools import node, sentry_cli
 from tests.support.processes import BACKEND_DIR
 from tests.support.sentry import SentryProject, envelope, make_project, post_envelope
@@ -157,6 +158,14 @@ def test_debug_id_and_release_uploads_resolve_two_builds_into_one_issue(live_ser
     assert [f["in_app"] for f in frames_of(first)] == [True, False, True, True]
     assert first["grouping_version"] == "v2"
     assert first["culprit"] == "src/order.ts in parseOrder"
+    make_user()
+    page = login(live_server.url).get(f"/issues/{first['issue_id']}")
+    assert page.status_code == 200
+    assert (
+        "src/order.ts" in page.text and "parseOrder" in page.text and html.escape(RAISING_LINE) in page.text
+    )
+    sent = raising["data"]["minified"]
+    assert f"minified: {BUNDLE_URL}:{sent['lineno']}:{sent['colno']} in i" in page.text
 
     second = send(shop, minified_event(thrown_stack(dist_b), release="shop@2.0"))
     # Build B has one more function in main.ts: the same frames, main.ts's lines further down.
