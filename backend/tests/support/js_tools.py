@@ -1,5 +1,5 @@
-"""The npm tools the suite runs, from backend/tests/js (pinned by its package-lock.json): the real
-sentry-cli and esbuild binaries, and a build of the small TypeScript app in tests/js/app.
+"""The npm tools the suite runs, from backend/tests/js (pinned by its package-lock.json): node, the
+real sentry-cli and esbuild binaries, and a build of the small TypeScript app in tests/js/app.
 
 `make test` installs them (`npm ci`, when node_modules is missing or the lock changed). Run alone,
 a test that needs them fails with the command to run rather than skip.
@@ -20,9 +20,16 @@ INSTALL_HINT = "run `make js` in the repository root (npm ci in backend/tests/js
 
 def _tool(name: str) -> Path:
     path = BIN_DIR / name
-    assert shutil.which("node"), f"node is missing: install Node.js 18+ with npm, then {INSTALL_HINT}"
+    node()
     assert path.exists(), f"{path} is missing: {INSTALL_HINT}"
     return path
+
+
+def node() -> str:
+    """The node binary (the source-map tests run a bundle's error in it too)."""
+    found = shutil.which("node")
+    assert found, f"node is missing: install Node.js 18+ with npm, then {INSTALL_HINT}"
+    return found
 
 
 def sentry_cli() -> Path:
