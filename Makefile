@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(abspath $(VENV))/bin/python
 
-.PHONY: install run test unit lint bench soak clean browser
+.PHONY: install run test unit lint bench soak clean browser js
 
 $(VENV)/.installed: backend/requirements.txt backend/requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,16 @@ $(VENV)/.installed: backend/requirements.txt backend/requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
+
+# The JavaScript tools the suite runs (sentry-cli, esbuild, @sentry/browser), exactly as the lock pins
+# them; reinstalled only when the lock changes, like the venv. Without npm the suite cannot pass.
+JS_DIR := backend/tests/js
+$(JS_DIR)/node_modules/.installed: $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 18+ with npm (the source-map tests run sentry-cli and esbuild from npm)" >&2; exit 1; }
+	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+js: $(JS_DIR)/node_modules/.installed
 
 run: install
 	cd backend && $(PY) -m app up
@@ -24,7 +34,7 @@ browser:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	fi
 
-test: install browser
+test: install browser js
 	cd backend && $(PY) -m ruff check app tests alembic
 	cd backend && $(abspath $(VENV))/bin/lint-imports
 	cd backend && $(PY) -m pytest
@@ -37,7 +47,7 @@ lint: install
 	cd backend && $(PY) -m ruff check app tests alembic && $(PY) -m ruff format --check app tests alembic
 	cd backend && $(abspath $(VENV))/bin/lint-imports
 
-bench: install
+bench: install js
 	$(PY) bench/run.py
 
 # 60 minutes of `python -m app up` (its defaults) under load, a fault every 5 minutes; prints the figures.

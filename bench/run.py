@@ -1,7 +1,7 @@
 """Ingest benchmark, Faultline side by side with Bugsink: start each peer, send the same load, count what
 landed in its database, sample its memory, print one table with the ratios; then the analysis table
-(bench/analysis_bench.py), the scaling table (bench/scaling.py) and the retention table
-(bench/retention.py); append them all to RESULTS.md.
+(bench/analysis_bench.py), the scaling table (bench/scaling.py), the retention table
+(bench/retention.py) and the source-map table (bench/sourcemaps.py); append them all to RESULTS.md.
 
 Faultline runs twice: `faultline` is the tuned single-process peer (bench/peer_faultline.sh: one web
 worker), `faultline-up` is what users run, `python -m app up` with its defaults
@@ -578,6 +578,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-analysis", action="store_true", help="no analysis step (bench/analysis_bench.py)")
     ap.add_argument("--skip-scaling", action="store_true", help="no scaling step (bench/scaling.py)")
     ap.add_argument("--skip-retention", action="store_true", help="no retention step (bench/retention.py)")
+    ap.add_argument(
+        "--skip-sourcemaps", action="store_true", help="no source-map step (bench/sourcemaps.py)"
+    )
     ap.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
     ap.add_argument("--json", help="also write raw results as JSON to this file")
     ap.add_argument("--bugsink-port", type=int, default=0)
@@ -633,7 +636,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             texts.append(step())
-        except (subprocess.SubprocessError, OSError, RuntimeError, LookupError) as exc:
+        # AssertionError: a tool the source-map step runs (sentry-cli, esbuild) failed, with its output.
+        except (subprocess.SubprocessError, OSError, RuntimeError, LookupError, AssertionError) as exc:
             texts.append(f"{name}: failed ({exc!r})")
     texts.append(REPRODUCE)
     print("\n" + "\n\n".join(texts))
@@ -647,7 +651,8 @@ def main(argv: list[str] | None = None) -> int:
 REPRODUCE = """Reproduce: `make bench` (all of the above), or one part at a time:
 `python bench/run.py --skip-analysis --skip-scaling` (ingest, both peers),
 `python bench/analysis_bench.py` (analysis), `python bench/scaling.py` (10,000 vs 1,000,000 stored),
-`python bench/retention.py` (ingest while 1,000,000 expired events are deleted)."""
+`python bench/retention.py` (ingest while 1,000,000 expired events are deleted),
+`python bench/sourcemaps.py` (minified browser events with their source maps uploaded vs plain events)."""
 
 
 def extra_steps(args: argparse.Namespace) -> list[tuple[str, float, Any]]:
@@ -655,6 +660,7 @@ def extra_steps(args: argparse.Namespace) -> list[tuple[str, float, Any]]:
     import analysis_bench
     import retention
     import scaling
+    import sourcemaps
 
     steps: list[tuple[str, float, Any]] = []
     faultline = {"faultline", "faultline-up"} & {p.strip() for p in args.peers.split(",")}
@@ -667,6 +673,9 @@ def extra_steps(args: argparse.Namespace) -> list[tuple[str, float, Any]]:
     if not args.skip_retention and faultline:
         retention_args = retention.parser().parse_args(["--client", args.client, "--loop", args.loop])
         steps.append(("Retention", 450.0, lambda: retention.run_all(retention_args)[0]))
+    if not args.skip_sourcemaps and faultline:
+        sourcemaps_args = sourcemaps.parser().parse_args([])
+        steps.append(("Source maps", 400.0, lambda: sourcemaps.run_all(sourcemaps_args)))
     return steps
 
 

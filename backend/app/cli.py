@@ -1,6 +1,6 @@
 """`python -m app …`: up, serve, env, migrate, create-project, create-user, add-member, create-token,
-create-alert, test-alert, scrub-user-data, set-retention, cleanup, sweep, reanalyse. Whoever runs these
-on the server acts as an admin: they create projects, users and memberships. Bad input is one
+create-alert, test-alert, scrub-user-data, set-retention, cleanup, sweep, reanalyse, reprocess. Whoever
+runs these on the server acts as an admin: they create projects, users and memberships. Bad input is one
 `error: …` line on stderr and exit status 1.
 
 Each command imports what it uses when it runs (none of these imports hides a cycle): a command
@@ -262,6 +262,20 @@ def cmd_reanalyse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    from app.db import sync_unit_of_work
+    from app.sourcemaps.reprocess import sync_reprocess_event
+
+    for event_id in args.event_id:
+        with sync_unit_of_work() as work:
+            resolved = sync_reprocess_event(work.session, event_id)
+        if resolved is None:
+            print(f"error: no event {event_id}", file=sys.stderr)
+            return 1
+        print(f"event {event_id}: {resolved} frame(s) resolved through source maps")
+    return 0
+
+
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from app.config import get_settings
     from app.ingest.inbox import MAX_ATTEMPTS
@@ -399,6 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
     reanalyse = sub.add_parser("reanalyse", help="analyse an issue again (one more LLM call)")
     reanalyse.add_argument("issue_id", type=int)
     reanalyse.set_defaults(func=cmd_reanalyse)
+
+    reprocess = sub.add_parser(
+        "reprocess", help="resolve stored events' minified frames afresh through the source maps uploaded now"
+    )
+    reprocess.add_argument("event_id", type=int, nargs="+", help="error_events.id (the dashboard's event id)")
+    reprocess.set_defaults(func=cmd_reprocess)
 
     cleanup = sub.add_parser("cleanup", help="delete expired events (retention) and dead inbox rows once")
     cleanup.add_argument("--max-seconds", type=float, help="stop after this long (the next pass carries on)")

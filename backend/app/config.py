@@ -218,6 +218,14 @@ class Settings(BaseSettings):
     digest_yield_ratio: float = Field(default=3.0, ge=0)
     digest_max_delay_s: float = Field(default=5.0, ge=0)
 
+    # Source maps uploaded with sentry-cli (app/sourcemaps): a chunk's size (advertised to the CLI;
+    # a larger one is refused), an assembled bundle's zip, and what its files may inflate to in all.
+    # The digester keeps this many parsed maps per process (an LRU of bundle files).
+    sourcemap_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    sourcemap_max_bundle_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    sourcemap_max_uncompressed_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    sourcemap_cache_size: int = Field(default=64, ge=1)
+
     # GET /metrics (app/monitoring.py): with a token, scrapers send `Authorization: Bearer <token>`;
     # without one, only loopback clients are answered.
     metrics_token: str | None = None

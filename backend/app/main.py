@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from app.access_log import AccessLog
 from app.api.alert_rules import router as alert_rules_api_router
 from app.api.endpoints import router as api_router
+from app.api.sentry_cli import router as sentry_cli_router
 from app.auth.dependencies import CsrfRejected, LoginRequired
 from app.celery_app import publish_job
 from app.config import get_settings
@@ -183,6 +184,7 @@ def create_app() -> FastAPI:
     app.include_router(sentry_router)
     app.include_router(api_router)
     app.include_router(alert_rules_api_router)
+    app.include_router(sentry_cli_router)
     app.include_router(docs_router)
     app.include_router(web_router)
     app.include_router(web_alerts_router)

@@ -49,7 +49,8 @@ os.environ.update(
 )
 
 TABLES = (
-    "ingest_inbox, alert_deliveries, alert_rules, error_events, issue_analyses, issues, api_tokens, "
+    "ingest_inbox, upload_chunks, artifact_bundle_files, artifact_bundles, alert_deliveries, alert_rules, "
+    "error_events, issue_analyses, issues, api_tokens, "
     "login_failures, project_members, users, projects"
 )
 
@@ -86,6 +87,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
 
 
+# Digesters cache parsed source maps by bundle file id for as long as they run (the live server's
+# digester: the whole session), as production may, where an id is never given twice. So these ids
+# go on counting across tests: after a restart another test's upload would get a cached map's id.
+KEEP_COUNTING = ("artifact_bundles", "artifact_bundle_files")
+_NEXT_ID = "SELECT nextval(pg_get_serial_sequence(:t, 'id'))"
+_SET_ID = "SELECT setval(pg_get_serial_sequence(:t, 'id'), :v)"
+
+
 def empty_tables() -> None:
     """TRUNCATE every table. A worker's beat tasks (sweepers, retention) may be writing meanwhile, and
     TRUNCATE takes its tables' locks one by one, so PostgreSQL may pick it as a deadlock's victim:
@@ -93,7 +102,10 @@ def empty_tables() -> None:
     for attempt in range(5):
         try:
             with get_sync_engine().begin() as conn:
+                kept = {t: conn.execute(text(_NEXT_ID), {"t": t}).scalar() for t in KEEP_COUNTING}
                 conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+                for table, value in kept.items():
+                    conn.execute(text(_SET_ID), {"t": table, "v": value})
             return
         except OperationalError as exc:
             if "deadlock detected" not in str(exc) or attempt == 4:

@@ -1,7 +1,9 @@
 """On-demand re-analysis of an issue (CLI, dashboard, API): a fresh pending analysis generation.
 
-The generation is opened by the repository (app/analysis/repository.py OPEN_GENERATION_SQL) and its
-job registered with the unit of work, which sends it once the generation is committed.
+The generation is opened by the repository (app/analysis/repository.py OPEN_GENERATION_SQL) on the
+issue's latest event, which is first re-processed (its minified frames resolved afresh through the
+source maps uploaded by now, app/sourcemaps/reprocess.py), so the analysis reads the original
+source; its job is registered with the unit of work, which sends it once both are committed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from app.analysis import repository
 from app.db import SyncUnitOfWork, UnitOfWork
 from app.errors import AppError
 from app.jobs import analysis_job
+from app.sourcemaps.reprocess import reprocess_event, sync_reprocess_event
 
 MANUAL = "manual"
 
@@ -37,6 +40,7 @@ async def request_reanalysis(work: UnitOfWork, issue_id: int) -> ReanalysisReque
     AppError 404 (no such issue) or 409 (no event) are raised before anything is written.
     """
     request = _requested(await repository.open_generation(work.session, issue_id, MANUAL))
+    await reprocess_event(work.session, request.error_event_id)
     work.jobs.add(analysis_job(request.error_event_id))
     return request
 
@@ -44,5 +48,6 @@ async def request_reanalysis(work: UnitOfWork, issue_id: int) -> ReanalysisReque
 def sync_request_reanalysis(work: SyncUnitOfWork, issue_id: int) -> ReanalysisRequest:
     """`request_reanalysis` in a sync unit of work (the CLI)."""
     request = _requested(repository.sync_open_generation(work.session, issue_id, MANUAL))
+    sync_reprocess_event(work.session, request.error_event_id)
     work.jobs.add(analysis_job(request.error_event_id))
     return request

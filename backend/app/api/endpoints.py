@@ -1,5 +1,6 @@
-"""The read API: GET projects, issues (filtered, paged), one issue with its analysis, its events, one
-event; PATCH an issue's status; POST a re-analysis. Everything outside the token's projects is a 404."""
+"""The read API: GET projects, their releases, issues (filtered, paged), one issue with its analysis,
+its events, one event; PATCH an issue's status; POST a re-analysis. Everything outside the token's
+projects is a 404."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from app.api.schemas import (
     IssuePageOut,
     ProjectOut,
     ReanalysisOut,
+    ReleaseOut,
+    ReleasePageOut,
     StatusIn,
 )
 from app.auth.dependencies import ApiScope, DbSession, Work
@@ -30,6 +33,8 @@ from app.issues.service import set_status
 from app.models import ErrorEvent, Issue, Project
 from app.projects import repository as projects
 from app.projects.service import dsn_for
+from app.releases import repository as releases
+from app.releases.schemas import decode_cursor, encode_cursor
 
 NOT_FOUND = {"model": ErrorOut, "description": "No such object within this token's projects"}
 UNAUTHORIZED = {"model": ErrorOut, "description": "Missing, invalid or revoked bearer token"}
@@ -40,6 +45,8 @@ router = APIRouter(prefix="/api/v1", tags=["read API"], responses={401: UNAUTHOR
 # larger is a 422 from validation, not a query PostgreSQL refuses with a 500.
 ProjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+PageLimit = Annotated[int, Query(ge=1, le=100)]
+NextCursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 
 
 async def _project_in_scope(session: DbSession, scope: TokenScope, project_id: int) -> Project:
@@ -74,6 +81,7 @@ async def _issue_detail(session: DbSession, issue: Issue) -> IssueDetailOut:
         **base,
         analysis=AnalysisOut.of(analysis) if analysis else None,
         latest_event_id=latest.id if latest else None,
+        first_release=await releases.first_release(session, issue.id),
     )
 
 
@@ -110,7 +118,7 @@ async def list_project_issues(
     query: Annotated[str | None, Query(description="Words of the title or message (prefix match)")] = None,
     sort: SortKey = "last_seen",
     cursor: Annotated[str | None, Query(description="`next_cursor` or `prev_cursor` of a page")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    limit: PageLimit = 25,
 ) -> IssuePageOut:
     """Issues by last seen, first seen or frequency; send `next_cursor` back as `cursor` for more."""
     project = await _project_in_scope(session, scope, project_id)
@@ -125,6 +133,29 @@ async def list_project_issues(
         items=[IssueOut.of(i, project, analyses.get(i.id), sum(counts[i.id])) for i in page.issues],
         next_cursor=page.next_cursor.encode() if page.next_cursor else None,
         prev_cursor=page.prev_cursor.encode() if page.prev_cursor else None,
+    )
+
+
+@router.get(
+    "/projects/{project_id}/releases",
+    response_model=ReleasePageOut,
+    responses={404: NOT_FOUND},
+    summary="A project's releases, newest first",
+)
+async def list_project_releases(
+    project_id: ProjectId,
+    session: DbSession,
+    scope: ApiScope,
+    cursor: NextCursor = None,
+    limit: PageLimit = 25,
+) -> ReleasePageOut:
+    """The releases the project's events named, by their first event, newest first: first and last
+    event, events stored, and issues whose first event came from each."""
+    await _project_in_scope(session, scope, project_id)
+    page = await releases.list_releases(session, project_id, after=decode_cursor(cursor), limit=limit)
+    return ReleasePageOut(
+        items=[ReleaseOut.model_validate(r) for r in page.releases],
+        next_cursor=encode_cursor(page.next_after) if page.next_after else None,
     )
 
 
@@ -149,8 +180,8 @@ async def list_issue_events(
     issue_id: RowId,
     session: DbSession,
     scope: ApiScope,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    cursor: NextCursor = None,
+    limit: PageLimit = 25,
 ) -> EventPageOut:
     """The issue's events, newest first, without their bodies (see GET /api/v1/events/{id})."""
     await _issue_in_scope(session, scope, issue_id)

@@ -185,6 +185,7 @@ class IssueDetailOut(IssueOut):
 
     analysis: AnalysisOut | None  # type: ignore[assignment]
     latest_event_id: int | None
+    first_release: str | None = Field(description="The release of the issue's first event, if it named one")
 
 
 class EventSummaryOut(BaseModel):
@@ -273,6 +274,34 @@ class ReanalysisOut(BaseModel):
     analysis_id: int
     error_event_id: int = Field(description="The event the new analysis reads (the issue's latest)")
     status: AnalysisStatus = "pending"
+
+
+class ReleaseOut(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "shop@2.4.1",
+                    "first_seen": "2026-12-06T21:04:11Z",
+                    "last_seen": "2026-12-06T23:40:02Z",
+                    "events": 1843,
+                    "new_issues": 2,
+                }
+            ]
+        },
+    )
+
+    version: str
+    first_seen: datetime = Field(description="When its first event was stored")
+    last_seen: datetime = Field(description="When its latest event was stored")
+    events: int = Field(description="Events stored with this release (retention deletes old ones)")
+    new_issues: int = Field(description="Issues whose first event came from this release")
+
+
+class ReleasePageOut(BaseModel):
+    items: list[ReleaseOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for older releases")
 
 
 class ErrorOut(BaseModel):

@@ -30,6 +30,10 @@ class Frame:
     pre_context: list[str] = field(default_factory=list)
     post_context: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
+    # Processing's notes, as Sentry keeps them: a frame resolved through a source map has
+    # {"sourcemap": the map's URL, "resolved_with": "debug_id" | "release", "minified": the frame's
+    # fields as the SDK sent them} (app/sourcemaps/resolve.py); empty otherwise.
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The per-event CPU work of ingest: scrub the payload, build the event from it, group, serialise.
+"""The per-event CPU work of ingest: scrub the payload, build the event from it, resolve its minified
+frames through source maps, group, serialise.
 
 The client's payload is scrubbed once (`redact_payload`) and the event is normalized beside the
 scrubbed copy, taking its free-form trees from it (app/events/normalize.py); `redact_normalized`
@@ -16,6 +17,7 @@ from app.events.normalize import Normalizer
 from app.grouping.fingerprint import Grouping, compute_grouping, event_title
 from app.jsonb import dumps_jsonb
 from app.privacy.redact import get_redactor, user_data_policy
+from app.sourcemaps.resolve import FoundMap, resolve_event
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,15 @@ def prepare_event(
     received_at: datetime,
     event_id: str | None = None,
     scrub_user_data: bool | None = None,
+    source_maps: dict[str, FoundMap] | None = None,
 ) -> PreparedEvent:
     """Scrub the payload, normalize it into an event (scrubbed too), group it, serialise both.
 
     `event_id`: the id the client was answered with (ingest chose it when accepting the event),
     which the event is stored under whatever the payload says. `scrub_user_data`: the project's
-    override of the SCRUB_USER_DATA setting (None: follow the setting).
+    override of the SCRUB_USER_DATA setting (None: follow the setting). `source_maps`: the maps of
+    the payload's minified frames (app/sourcemaps/lookup.py), by file; the frames are resolved
+    before anything reads them, and the source lines the maps give are scrubbed with the rest.
     """
     redactor = get_redactor()
     policy = user_data_policy(scrub_user_data)
@@ -65,6 +70,8 @@ def prepare_event(
     event = normalize(payload, received_at=received_at, scrubbed=scrubbed)
     if event_id is not None:
         event.event_id = event_id
+    if source_maps:
+        resolve_event(event, source_maps)
     template_as_sent = event.message_template
     event = redactor.redact_normalized(event, policy, payload)
     grouping = _grouping(event, template_as_sent)

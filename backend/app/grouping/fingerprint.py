@@ -12,10 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.events.model import Frame, NormalizedEvent
-from app.grouping import v1
+from app.grouping import v1, v2
 
-CURRENT_VERSION = v1.GROUPING_VERSION
-VERSIONS: dict[str, Callable[[NormalizedEvent], list[str]]] = {v1.GROUPING_VERSION: v1.components}
+CURRENT_VERSION = v2.GROUPING_VERSION
+VERSIONS: dict[str, Callable[[NormalizedEvent], list[str]]] = {
+    v1.GROUPING_VERSION: v1.components,
+    v2.GROUPING_VERSION: v2.components,
+}
 MAX_TITLE = 255
 MAX_CULPRIT = 255
 

@@ -53,6 +53,8 @@ from app.ingest.envelope import parse_json_payload
 from app.ingest.inbox import INBOX_CHANNEL, SEED, Digested, InboxRow, inbox_box, unseal
 from app.metrics import events_stored
 from app.pg import FAST_TOAST_SQL, libpq_url
+from app.sourcemaps.lookup import SourceMapStore
+from app.sourcemaps.resolve import FoundMap, wanted_maps
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ class DigesterConfig:
     poll_s: float
     yield_ratio: float  # see yield_pause
     max_delay_s: float
+    source_map_cache_size: int = 64
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DigesterConfig:
@@ -85,6 +88,7 @@ class DigesterConfig:
             poll_s=settings.digest_poll_s,
             yield_ratio=settings.digest_yield_ratio,
             max_delay_s=settings.digest_max_delay_s,
+            source_map_cache_size=settings.sourcemap_cache_size,
         )
 
 
@@ -128,6 +132,7 @@ class Digester:
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._wake = asyncio.Event()
         self.inbox_notices = 0  # inbox commits heard of so far (yield_pause reads how busy ingest is)
+        self.source_maps = SourceMapStore(config.source_map_cache_size)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain the inbox whenever notified (or every poll_s) until `stop` is set."""
@@ -219,7 +224,7 @@ class Digester:
         storing: asyncio.Task[None] | None = None
         try:
             for start in range(0, len(rows), STORE_CHUNK):
-                ready = await self._prepare_chunk(rows[start : start + STORE_CHUNK], outcome)
+                ready = await self._prepare_chunk(conn, rows[start : start + STORE_CHUNK], outcome)
                 if storing is not None:
                     await storing
                 storing = asyncio.create_task(self._store(conn, ready, outcome))
@@ -248,9 +253,11 @@ class Digester:
         await conn.commit()
 
     async def _prepare_chunk(
-        self, rows: list[InboxRow], outcome: BatchOutcome
+        self, conn: psycopg.AsyncConnection[Any], rows: list[InboxRow], outcome: BatchOutcome
     ) -> list[tuple[int, PreparedEvent]]:
-        """Unseal, scrub, normalize and group inbox rows; a row that fails is recorded in `outcome`.
+        """Unseal, scrub, normalize, resolve and group inbox rows; a row that fails is recorded in
+        `outcome`. The source maps of minified frames are looked up on the batch's connection (an
+        event without such frames costs no query; found maps are cached, app/sourcemaps/lookup.py).
 
         After each event it lets the event loop run, so the chunk being stored meanwhile moves on
         through its round trips: the database's work on one chunk overlaps this CPU work on the next.
@@ -263,6 +270,7 @@ class Digester:
                 normalize = NORMALIZERS.get(row.kind, normalize_sentry_event)
                 if normalize is normalize_sentry_event:
                     data["event_id"] = row.event_id  # a Sentry event's payload names its id, as answered
+                maps = await self._source_maps(conn, row.project_id, data)
                 prepared = prepare_event(
                     row.project_id,
                     data,
@@ -270,13 +278,25 @@ class Digester:
                     received_at=row.received_at,
                     event_id=row.event_id,
                     scrub_user_data=row.scrub_user_data,
+                    source_maps=maps,
                 )
                 ready.append((row.id, prepared))
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                raise  # the connection is gone: the batch is retried, not the row failed
             except Exception as exc:  # a bug of ours on a strange event: keep the row, say why
                 logger.exception("inbox row %s could not be prepared", row.id)
                 outcome.failed[row.id] = f"prepare: {exc!r}"[:1000]
             await asyncio.sleep(0)
         return ready
+
+    async def _source_maps(
+        self, conn: psycopg.AsyncConnection[Any], project_id: int, data: dict[str, Any]
+    ) -> dict[str, FoundMap] | None:
+        """The uploaded source maps of the event's minified frames (none looked for when it has none)."""
+        wants = wanted_maps(data)
+        if not wants:
+            return None
+        return await self.source_maps.find(conn, project_id, wants)
 
     async def _store(
         self,

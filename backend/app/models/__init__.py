@@ -6,7 +6,7 @@ from app.models.error_event import ErrorEvent
 from app.models.issue import Issue, short_id, short_id_prefix
 from app.models.issue_analysis import IssueAnalysis
 from app.models.issue_index import IssueFacet, IssueSearch
-from app.models.project import Project
+from app.models.project import Project, project_slug
 from app.models.user import ApiToken, LoginFailure, ProjectMember, User
 from app.models.user_session import UserSession
 
@@ -25,6 +25,7 @@ __all__ = [
     "ProjectMember",
     "User",
     "UserSession",
+    "project_slug",
     "short_id",
     "short_id_prefix",
 ]

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,6 +16,14 @@ class ErrorEvent(Base):
         UniqueConstraint("project_id", "event_id"),
         Index("ix_error_events_issue_id_id", "issue_id", "id"),
         Index("ix_error_events_issue_id_created_at", "issue_id", "created_at"),  # last-24h counts
+        # The releases list (app/releases/repository.py); migration 0011.
+        Index(
+            "ix_error_events_project_release",
+            "project_id",
+            "release",
+            "created_at",
+            postgresql_where=text("release IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

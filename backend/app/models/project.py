@@ -1,5 +1,6 @@
 """projects: a tenant; its public key is the DSN key SDKs authenticate with."""
 
+import re
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, Integer, String, func
@@ -25,3 +26,14 @@ class Project(Base):
     scrub_user_data: Mapped[bool | None] = mapped_column(Boolean)  # None: the SCRUB_USER_DATA setting
     # Days its events are kept; None: the EVENT_RETENTION_DAYS setting; 0: forever (app/retention/).
     event_retention_days: Mapped[int | None] = mapped_column(Integer)
+
+
+_NOT_IN_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def project_slug(project: Project) -> str:
+    """The project's slug, as sentry-cli's `--project` names it: its name lowercased, each run of other
+    characters than ASCII letters and digits a "-" ("My Shop!" is my-shop); a name with none of
+    them gets project-ID. A project is also found by its numeric id."""
+    slug = _NOT_IN_SLUG.sub("-", project.name.lower()).strip("-")
+    return slug or f"project-{project.id}"

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from app.models import Project
+from app.models import Project, project_slug
 
 
 async def get_by_name(session: AsyncSession, name: str) -> Project | None:
@@ -57,6 +57,15 @@ async def insert_seed_project(
 
 async def list_all(session: AsyncSession) -> list[Project]:
     return list(await session.scalars(select(Project).order_by(Project.id)))
+
+
+async def get_by_slug(session: AsyncSession, slug: str) -> Project | None:
+    """The project sentry-cli names: by its numeric id, else by its slug (the oldest, should two
+    names share one)."""
+    if slug.isdigit() and int(slug) <= 2**31 - 1:
+        return await session.get(Project, int(slug))
+    wanted = slug.strip().lower()
+    return next((p for p in await list_all(session) if project_slug(p) == wanted), None)
 
 
 async def list_visible(session: AsyncSession, project_ids: frozenset[int] | None) -> list[Project]:

@@ -9,7 +9,8 @@ long for a lock and a pass can stop anywhere (its time budget, a crash): the nex
 An issue whose last event expired is deleted with its analyses, search rows and facets (and anything
 else that references it ON DELETE CASCADE); an issue that keeps events keeps its `times_seen`, the
 count of every event it ever had. Inbox rows that no digester will store (their project was deleted,
-or they failed every attempt) are deleted INBOX_PRUNE_GRACE_HOURS after they were received.
+or they failed every attempt) are deleted INBOX_PRUNE_GRACE_HOURS after they were received, and
+source-map upload chunks never assembled a day after they came.
 
 Only one pass runs at a time (an advisory lock); a second one returns at once.
 """
@@ -29,6 +30,8 @@ from app.retention.repository import ProjectCutoff
 logger = logging.getLogger(__name__)
 
 ISSUE_PAGE = 200  # issues whose expired events one round of batches deletes
+# Chunks of a source-map upload are assembled within seconds; any left after a day were abandoned.
+UPLOAD_CHUNK_GRACE_S = 24 * 3600
 
 
 @dataclass
@@ -36,6 +39,7 @@ class CleanupReport:
     events_deleted: int = 0
     issues_deleted: int = 0
     inbox_rows_deleted: int = 0
+    upload_chunks_deleted: int = 0
     batches: int = 0
     finished: bool = True  # False: stopped by its time budget; the next pass carries on
     skipped: bool = False  # another pass was running
@@ -91,6 +95,11 @@ def run_cleanup(
                 break
             if budget.spent():
                 report.finished = False
+        if report.finished:
+            with sync_session() as session:
+                report.upload_chunks_deleted = repository.prune_upload_chunks(
+                    session, grace_s=UPLOAD_CHUNK_GRACE_S
+                )
     if report.events_deleted or report.issues_deleted or report.inbox_rows_deleted:
         logger.info("retention: %s", report)
     return report

@@ -162,3 +162,14 @@ def pass_lock(engine: Engine) -> Iterator[bool]:
                 conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PASS_LOCK_KEY})
     finally:
         conn.close()
+
+
+# Chunks sentry-cli uploaded for a bundle it never asked to assemble (an upload cut short).
+PRUNE_UPLOAD_CHUNKS_SQL = text(
+    "DELETE FROM upload_chunks WHERE created_at < now() - make_interval(secs => :grace_s)"
+)
+
+
+def prune_upload_chunks(session: Session, *, grace_s: float) -> int:
+    """Delete the upload chunks left unassembled over `grace_s`; how many went."""
+    return int(session.execute(PRUNE_UPLOAD_CHUNKS_SQL, {"grace_s": grace_s}).rowcount)  # type: ignore[attr-defined]

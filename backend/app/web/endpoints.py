@@ -46,10 +46,12 @@ from app.issues.schemas import LEVEL_CHOICES, SORT_KEYS, STATUS_CHOICES, Cursor,
 from app.issues.service import set_status
 from app.projects import repository as projects
 from app.projects.service import create_project, dsn_for
+from app.releases import repository as releases
+from app.releases.schemas import decode_cursor, encode_cursor
 from app.web.access import AdminUser, AdminViewer, VisibleIssue, VisibleProject, not_found
 from app.web.issue_view import issue_markdown
 from app.web.rendering import render
-from app.web.snippets import project_snippets
+from app.web.snippets import project_snippets, sourcemap_commands
 
 router = APIRouter(include_in_schema=False)
 
@@ -273,6 +275,33 @@ async def issues_page(
     )
 
 
+RELEASES_PAGE_SIZE = 25
+
+
+@router.get("/projects/{project_id}/releases")
+async def releases_page(
+    request: Request, project: VisibleProject, session: DbSession, cursor: str | None = None
+) -> Response:
+    """A project's releases, newest first: first and last event, events, issues new in each; and the
+    sentry-cli commands that upload a build's source maps."""
+    page = await releases.list_releases(
+        session, project.id, after=decode_cursor(cursor), limit=RELEASES_PAGE_SIZE
+    )
+    base = f"/projects/{project.id}/releases"
+    older = urlencode({"cursor": encode_cursor(page.next_after)}) if page.next_after else None
+    return render(
+        request,
+        "releases.html",
+        {
+            "project": project,
+            "releases": page.releases,
+            "next_url": f"{base}?{older}" if older else None,
+            "first_url": base if cursor else None,
+            "upload": sourcemap_commands(project),
+        },
+    )
+
+
 async def _has_any_issue(session: DbSession, project_id: int) -> bool:
     page = await issues.list_issues(
         session, project_id, IssueFilters.parse(status="all"), cursor=None, limit=1
@@ -310,6 +339,7 @@ async def issue_page(
     hourly = (await issues.hourly_counts(session, [issue_id]))[issue_id]
     normalized = _normalized(shown.data) if shown else None
     url = f"{get_settings().public_url.rstrip('/')}/issues/{issue_id}"
+    first_release = await releases.first_release(session, issue_id)
     return render(
         request,
         "issue.html",
@@ -322,6 +352,7 @@ async def issue_page(
             "markdown": issue_markdown(project, issue, analysis, normalized, url),
             "neighbours": neighbours,
             "tags": await issues.tag_breakdown(session, issue_id),
+            "first_release": first_release,
             "hourly": hourly,
             "refresh": analysis is not None and analysis.status in ("pending", "running"),
             "notice": NOTICES.get(done or ""),
@@ -407,11 +438,12 @@ async def create_token_form(
     user: CsrfUser,
     name: Annotated[str, Form()] = "",
     project: Annotated[list[int] | None, Form()] = None,
+    scope: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """Make a token for some of the user's projects and show it once."""
+    """Make a token for some of the user's projects (read, or read and write) and show it once."""
     try:
         made = await create_api_token(
-            session, name, project or [], user_id=user.user_id, allowed=user.project_ids
+            session, name, project or [], user_id=user.user_id, allowed=user.project_ids, scopes=scope
         )
     except AppError as exc:
         return await _tokens_page(request, session, user, error=exc.message, status_code=exc.status_code)

@@ -1,4 +1,5 @@
-"""Copy-ready setup snippets for a project: Python and JavaScript Sentry SDKs, and the seed's curl."""
+"""Copy-ready setup snippets for a project: Python and JavaScript Sentry SDKs, the seed's curl, and
+the sentry-cli commands that upload a JavaScript build's source maps."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import shlex
 from dataclasses import dataclass
 
 from app.config import get_settings
-from app.models import Project
+from app.models import Project, project_slug
 from app.projects.service import dsn_for
 
 
@@ -66,6 +67,7 @@ def project_snippets(project: Project) -> list[Snippet]:
             '  environment: "production",\n'
             "});",
         ),
+        Snippet("sourcemaps", "Source maps", sourcemap_commands(project)),
         Snippet(
             "curl",
             "curl",
@@ -74,3 +76,25 @@ def project_snippets(project: Project) -> list[Snippet]:
             f"  -d {shlex.quote(seed_body)}",
         ),
     ]
+
+
+# Faultline has one organisation; sentry-cli wants a slug for it and any is accepted.
+ORG_SLUG = "faultline"
+
+
+def sourcemap_commands(project: Project) -> str:
+    """What a build pipeline runs to upload a bundle's source maps with the real sentry-cli (npm
+    @sentry/cli), and how to make the project:write token it needs."""
+    base = shlex.quote(get_settings().public_url.rstrip("/"))
+    slug = shlex.quote(project_slug(project))
+    cli = f'sentry-cli --url {base} --auth-token "$FAULTLINE_TOKEN"'
+    return (
+        "# once: a token that may upload to this project (shown once; keep it in your CI's secrets),\n"
+        '# or on the dashboard\'s API tokens page with "May also write" ticked\n'
+        f"python -m app create-token ci-uploads --project {project.id} --scope project:write\n\n"
+        "# each build (npm install --save-dev @sentry/cli), after bundling into ./dist with source maps:\n"
+        f"{cli} sourcemaps inject ./dist\n"
+        f"{cli} sourcemaps upload --org {ORG_SLUG} --project {slug} ./dist\n\n"
+        "# SDKs too old for debug ids: name the release the SDK sends, and deploy the files at these URLs\n"
+        f'{cli} sourcemaps upload --org {ORG_SLUG} --project {slug} --release "my-app@1.0.0" ./dist'
+    )

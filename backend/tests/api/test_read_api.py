@@ -242,11 +242,19 @@ def test_openapi_documents_the_read_api_with_examples_and_bearer_auth(live_serve
         "description": spec["components"]["securitySchemes"]["ApiToken"]["description"],
     }
     schemas = spec["components"]["schemas"]
-    for name in ("ProjectOut", "IssueOut", "IssuePageOut", "EventSummaryOut", "StatusIn", "ReanalysisOut"):
+    for name in (
+        "ProjectOut",
+        "IssueOut",
+        "IssuePageOut",
+        "EventSummaryOut",
+        "StatusIn",
+        "ReanalysisOut",
+        "ReleaseOut",
+    ):
         assert schemas[name].get("examples"), name
     read_paths = [p for p in spec["paths"] if p.startswith("/api/v1/") and p != "/api/v1/events"]
-    # The read API's 8 paths and the alert rules' 2 (list/create, one rule).
-    assert len(read_paths) == 10
+    # The read API's 9 paths (releases among them) and the alert rules' 2 (list/create, one rule).
+    assert len(read_paths) == 11
     for path in read_paths:
         for operation in spec["paths"][path].values():
             assert operation["security"] == [{"ApiToken": []}], path

@@ -174,6 +174,19 @@ def test_dead_inbox_rows_are_pruned_after_the_grace_period() -> None:
     assert given_up_long_ago not in kept and orphan_long_ago not in kept
 
 
+def test_upload_chunks_never_assembled_are_pruned_after_a_day() -> None:
+    for checksum, hours in (("a" * 40, 25), ("b" * 40, 1)):
+        execute(
+            "INSERT INTO upload_chunks (checksum, size, content, created_at)"
+            " VALUES (:c, 1, '\\x00', now() - make_interval(secs => :hours * 3600))",
+            c=checksum,
+            hours=hours,
+        )
+    report = cleanup()
+    assert report.upload_chunks_deleted == 1
+    assert [row["checksum"] for row in rows("SELECT checksum FROM upload_chunks")] == ["b" * 40]
+
+
 def test_python_m_app_cleanup_runs_one_pass() -> None:
     shop = project("cli shop", retention_days=1)
     issue(shop, "old news", events_days_old=[2, 3])

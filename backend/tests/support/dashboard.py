@@ -36,9 +36,9 @@ def make_project(name: str) -> Project:
         return sync_create_project(session, name)
 
 
-def make_token(project_ids: list[int], name: str = "test token") -> str:
+def make_token(project_ids: list[int], name: str = "test token", scopes: list[str] | None = None) -> str:
     with sync_session() as session:
-        return sync_create_api_token(session, name, project_ids).secret
+        return sync_create_api_token(session, name, project_ids, scopes=scopes).secret
 
 
 def csrf_of(html: str) -> str:

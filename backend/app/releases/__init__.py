@@ -1,0 +1,1 @@
+"""Releases: what events name in `release`, listed per project (see repository.py)."""

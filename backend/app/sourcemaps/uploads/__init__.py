@@ -1,0 +1,1 @@
+"""Uploads from sentry-cli: chunks by sha1, and artifact bundles assembled from them (service.py)."""
