@@ -27,9 +27,16 @@ MAX_SHOWN = 4
 VALUE_CHARS = 60
 
 
-def shown(name: str, value: Any) -> str:
-    """`name = value` as a code span, the value cut to a readable length."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+# JSON's null in the words of the languages that do not say null.
+NULL_WORDS = {"Python": "None", "Ruby": "nil", "Go": "nil"}
+
+
+def shown(name: str, value: Any, null: str = "null") -> str:
+    """`name = value` as a code span, the value cut to a readable length; a JSON null as `null`."""
+    if value is None:
+        text = null
+    else:
+        text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     if len(text) > VALUE_CHARS:
         text = text[: VALUE_CHARS - 1] + "…"
     return code_span(f"{name} = {text}")
@@ -93,7 +100,10 @@ def explain_zero(frame: Frame, facts: dict[str, str]) -> str | None:
 
 def explain_nullish(frame: Frame, facts: dict[str, str]) -> str | None:
     found = _first(frame, is_nullish)
-    return f"In the crash frame {shown(*found)}: that is the value that was dereferenced." if found else None
+    if not found:
+        return None
+    null = NULL_WORDS.get(facts.get("runtime", ""), "null")
+    return f"In the crash frame {shown(*found, null=null)}: that is the value that was dereferenced."
 
 
 def explain_missing_key(frame: Frame, facts: dict[str, str]) -> str | None:

@@ -156,6 +156,8 @@ register(
             Sig(text=r"KeyError: ['\"]?(?P<key>[^'\"\n]+)['\"]?", confidence=0.8),
             Sig(text=r"Undefined (?:index|array key|offset):?\s*['\"]?(?P<key>[^'\"\n]+)['\"]?"),
             Sig(text=r"key not found: (?P<key>\S+)"),
+            Sig(text=r"The given key '(?P<key>[^'\n]+)' was not present in the dictionary"),
+            Sig(type=r"KeyNotFoundException", confidence=0.75),
             Sig(type=r"KeyError", confidence=0.75),
         ),
         summary="Key {key} was missing from a dict/mapping",

@@ -44,6 +44,7 @@ register(
             Sig(text=r"Unexpected end of JSON input|\bis not valid JSON\b", confidence=0.9),
             Sig(type=r"SyntaxError", text=r"\bin JSON at position \d+|^JSON\.parse: ", confidence=0.9),
             Sig(text=r"invalid character '(?P<token>[^'\n])' looking for beginning of value"),
+            Sig(text=r"'(?P<token>[^'\n]{1,8})' is an invalid start of a value"),
             Sig(
                 text=r"Unexpected character \('(?P<token>[^'\n])' \(code \d+\)\)|Unrecognized token "
                 r"'(?P<token2>[^'\n]+)'"

@@ -73,6 +73,7 @@ _DB_CONNECT_REFUSED = Rule(
         Sig(text=r"Can't connect to (?:local )?MySQL server (?:on|through socket) '(?P<addr>[^'\n]+)'"),
         Sig(text=r"Connection to (?P<addr>[\w.-]+:\d+) refused", confidence=0.9),
         Sig(text=(REFUSED, _DB_PORTS)),
+        Sig(text=(REFUSED, r"\bSQLSTATE\[")),  # PDO: "SQLSTATE[HY000] [2002] Connection refused"
         Sig(type=r"ConnectionBad", confidence=0.75),
     ),
     summary="{db}[[ at {addr}]] refused the connection",
