@@ -184,6 +184,16 @@ def context_lines(frame: Any) -> list[tuple[int | None, str, bool]]:
     return lines
 
 
+def around_current(
+    lines: list[tuple[int | None, str, bool]], before: int = 3, after: int = 3
+) -> list[tuple[int | None, str, bool]]:
+    """The failing line of `context_lines` with at most `before`/`after` lines either side."""
+    current = next((i for i, line in enumerate(lines) if line[2]), None)
+    if current is None:
+        return lines
+    return lines[max(current - before, 0) : current + after + 1]
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(WEB_DIR / "templates"),
@@ -203,6 +213,7 @@ def _environment() -> jinja2.Environment:
     )
     env.tests["scalar"] = is_scalar
     env.globals["context_lines"] = context_lines
+    env.globals["around_current"] = around_current
     env.globals["short_id"] = short_id
     helpers = jinja_helpers()
     env.filters.update(helpers["filters"])

@@ -334,4 +334,15 @@ FIXTURES: dict[str, NormalizedEvent] = {
     "validation": event(
         None, exc("ValueError", "invalid literal for int() with base 10: 'abc'", frames=(_VIEW,))
     ),
+    # ---- failures only a browser has -------------------------------------------------------------
+    "browser-fetch-failed": event(None, exc("TypeError", "Failed to fetch")),
+    "chunk-load-failed": event(None, exc("ChunkLoadError", "Loading chunk 482 failed.")),
+    "cross-origin-script": event("Script error.", status=None, path=None),
+    # ---- logged, no exception ----------------------------------------------------------------------
+    "logged-error": event(
+        "Failed to sync inventory for store 17 after 3 retries",
+        status=None,
+        path=None,
+        logger="shop.inventory",
+    ),
 }

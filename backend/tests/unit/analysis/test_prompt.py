@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -17,7 +18,11 @@ from app.analysis.prompt import (
     build_prompt,
 )
 from app.analysis.providers.base import AnalysisInput
+from app.analysis.service import analysis_input_for
 from app.events.model import ExceptionInfo, Frame, NormalizedEvent
+from app.events.normalize import normalize_sentry_event
+from app.events.prepare import prepare_event
+from tests.unit.analysis.sdk_payloads import corpus
 
 FIVE_MB = 5 * 1024 * 1024
 
@@ -238,3 +243,50 @@ def test_event_without_exception_shows_message_and_raw_stack() -> None:
 def test_budget_below_the_minimum_is_refused() -> None:
     with pytest.raises(ValueError, match="max_input_chars"):
         prompt_for(make_event(), max_input_chars=1000)
+
+
+def _stored_and_read_back(payload: dict) -> AnalysisInput:
+    """A payload as the worker reads it: scrubbed, normalized and stored by ingest, read back."""
+    prepared = prepare_event(
+        1, payload, normalize_sentry_event, received_at=datetime(2026, 12, 1, tzinfo=UTC)
+    )
+    return analysis_input_for(json.loads(prepared.data_json), prepared.title, 1, "shop")
+
+
+def test_prompt_carries_platform_runtime_release_and_the_crash_frame_locals() -> None:
+    user = build_prompt(_stored_and_read_back(corpus("py_a_zerodivision"))).user
+    assert "Platform: python" in user and "SDK: sentry.python.fastapi 2.75.0" in user
+    assert "Runtime: CPython 3.11.7" in user and "Release: shop@1.0.0" in user
+    assert "Local variables of the crash frame (shop/inventory.py:38 in average_price)" in user
+    assert "  prices = []" in user
+
+
+def test_prompt_of_a_node_chain_takes_the_locals_of_the_frame_that_has_them() -> None:
+    payload = corpus("node_a_checkout_chained")
+    payload["exception"]["values"][0]["stacktrace"]["frames"][-1]["vars"] = {"q": 0, "sku": "sku-1043"}
+    user = build_prompt(_stored_and_read_back(payload)).user
+    assert "Runtime: node v20.20.2; os Debian 12.11" in user
+    assert "validateQuantity)" in user and "  q = 0" in user and "  sku = sku-1043" in user
+
+
+def test_prompt_of_a_logged_error_has_the_logger_and_the_message_template() -> None:
+    user = build_prompt(_stored_and_read_back(corpus("py_a_log_sync_store"))).user
+    assert "Logger: shop.inventory" in user
+    assert "Message: Failed to sync inventory for store 17 after 3 retries" in user
+    assert (
+        "Message template (what every event of this issue logs): Failed to sync inventory for store %s"
+        in user
+    )
+
+
+def test_prompt_of_a_page_has_its_user_agent_and_asks_for_advice_that_fits_a_browser() -> None:
+    payload = corpus("node_a_typeerror_load_user")
+    payload.update(platform="javascript", sdk={"name": "sentry.javascript.browser", "version": "8.42.0"})
+    payload.pop("contexts", None)
+    payload["request"] = {
+        "url": "https://shop.example/cart",
+        "headers": {"User-Agent": "Mozilla/5.0 Chrome/131"},
+    }
+    prompt = build_prompt(_stored_and_read_back(payload))
+    assert "Runtime: user agent Mozilla/5.0 Chrome/131" in prompt.user
+    assert "a browser error is about the page's data, the DOM or the network" in prompt.system

@@ -312,7 +312,8 @@ def _value_placements(written: str, secret: str, draw: st.DrawFn) -> Planted:
     where = draw(
         st.sampled_from(
             [
-                "extra value", "dict key", "tag value", "tag key", "list pair", "frame var", "query string",
+                "extra value", "dict key", "tag value", "tag key", "list pair", "frame var", "frame var dict",
+                "frame var repr", "query string",
                 "url", "context line", "pre_context", "post_context", "breadcrumb message", "breadcrumb data",
                 "message", "exception value", "logentry param", "header", "request body", "seed message",
                 "seed stack", "seed extra",
@@ -334,6 +335,10 @@ def _value_placements(written: str, secret: str, draw: st.DrawFn) -> Planted:
         _frame(e)["vars"]["login"] = ["admin", written]
     elif where == "frame var":
         _frame(e)["vars"]["value"] = f"'{written}'"
+    elif where == "frame var dict":  # a local that is a mapping, as sentry-python sends one
+        _frame(e)["vars"]["payload"] = {"order_id": "'ord_17'", "note": f"'{written}'"}
+    elif where == "frame var repr":  # an object's repr, as sentry-python sends one
+        _frame(e)["vars"]["client"] = f"Client(base_url='https://pay.example', note={written!r})"
     elif where == "query string":
         e["request"]["query_string"] = f"page=2&ref={written.replace(chr(10), '%0A')}&sort=asc"
     elif where == "url":
@@ -386,7 +391,8 @@ def _password_placements(secret: str, draw: st.DrawFn) -> Planted:
     where = draw(
         st.sampled_from(
             [
-                "dict value", "nested dict value", "tag", "list pair", "frame var", "query string",
+                "dict value", "nested dict value", "tag", "list pair", "frame var", "frame var dict",
+                "frame var repr", "frame var object", "query string",
                 "query string (url-encoded)", "url", "context line", "pre_context", "post_context",
                 "breadcrumb message", "breadcrumb data", "message", "exception value", "logentry params",
                 "header", "cookie header", "argv --flag", "command line --flag", "mysql -p", "mysql argv",
@@ -404,6 +410,12 @@ def _password_placements(secret: str, draw: st.DrawFn) -> Planted:
         _frame(e)["vars"]["pair"] = [key, secret]
     elif where == "frame var":
         _frame(e)["vars"][key] = f"'{secret}'"
+    elif where == "frame var dict":  # the crash frame's `config`, a mapping holding the secret
+        _frame(e)["vars"]["config"] = {"host": "'db.internal'", "port": 5432, key: f"'{secret}'"}
+    elif where == "frame var repr":  # an object's repr, as sentry-python sends it
+        _frame(e)["vars"]["settings"] = f"Settings(host='db.internal', {key}='{secret}')"
+    elif where == "frame var object":  # @sentry/node's shallow copy of an object
+        _frame(e)["vars"]["options"] = {"host": "db.internal", key: secret, "retries": 3}
     elif where == "query string":
         e["request"]["query_string"] = f"page=2&{key}={secret}&sort=asc"
     elif where == "query string (url-encoded)":
@@ -588,6 +600,8 @@ def _plant_harmless(text: str, where: str) -> dict[str, Any]:
         e["tags"]["detail"] = text
     elif where == "breadcrumb":
         e["breadcrumbs"]["values"].append({"category": "log", "message": f"request failed: {text}"})
+    elif where == "frame var":  # the crash frame's locals reach the prompt as the SDK sent them
+        _frame(e)["vars"]["detail"] = f"'request failed: {text}'"
     else:  # context line
         _frame(e)["context_line"] = f'    raise RuntimeError("{text}")'
     return e
@@ -601,7 +615,9 @@ def test_harmless_look_alikes_survive_in_storage_and_in_the_prompt(name: str) ->
     @settings(max_examples=CASES // 2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(
         text=strategy,
-        where=st.sampled_from(["message", "exception value", "tag", "breadcrumb", "context line"]),
+        where=st.sampled_from(
+            ["message", "exception value", "tag", "breadcrumb", "context line", "frame var"]
+        ),
     )
     def check(text: str, where: str) -> None:
         prepared, prompt = stored_and_sent(_plant_harmless(text, where))

@@ -8,9 +8,13 @@ key, the module, the file path, the route, the raising frame.
 
     rule.py       Sig and Rule (the data), Evidence (what a rule's hook may read)
     registry.py   rules by id; a duplicate id is an error at import
-    rules/        the rules, one module per family, each registering its own
+    rules/        the rules, one module per family, each registering its own (logging.py: errors
+                  reported through a logger, no exception)
     catalogue.py  the precedence in which the engine tries the registered rules
     facts.py      facts pulled out of the event, template filling
+    platform.py   where the code ran: language (platform, SDK) and setting (browser, request, job)
+    advice.py     the phrases whose right words depend on where the code ran
+    variables.py  what the crash frame's local variables say about the error
     engine.py     matching and rendering, the same for every rule
 """
 

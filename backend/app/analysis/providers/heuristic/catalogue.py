@@ -64,6 +64,10 @@ PRECEDENCE: tuple[str, ...] = (
     "module-not-found",
     "native-library-missing",
     "import-name",
+    # ---- failures only a browser has (before the code bugs: `Failed to fetch` is a TypeError) --------
+    "browser-fetch-failed",
+    "chunk-load-failed",
+    "cross-origin-script",
     # ---- everyday code bugs ----------------------------------------------------------------------
     "recursion",
     "orm-detached",
@@ -93,6 +97,8 @@ PRECEDENCE: tuple[str, ...] = (
     "connection-error-generic",
     "gateway-status",
     "http-not-found",
+    # ---- an error the application logged, no exception: read from the log call itself -------------
+    "logged-error",
 )
 
 RULES: tuple[Rule, ...] = REGISTRY.ordered(PRECEDENCE)

@@ -17,6 +17,7 @@ from app.analysis.providers.base import AnalysisResult, Severity
 from app.analysis.providers.heuristic.catalogue import RULES
 from app.analysis.providers.heuristic.facts import (
     clip,
+    culprit_frame,
     fill,
     first_line,
     groups,
@@ -26,6 +27,7 @@ from app.analysis.providers.heuristic.facts import (
     type_rx,
 )
 from app.analysis.providers.heuristic.rule import Evidence, Exc, Rule, Sig
+from app.analysis.providers.heuristic.variables import line_variables
 from app.events.model import ExceptionInfo, Frame, NormalizedEvent
 
 PROVIDER_NAME = "heuristic"
@@ -113,6 +115,8 @@ def _match_sig(sig: Sig, ev: Evidence) -> tuple[Exc | None, dict[str, str]] | No
         return None
     if sig.logger and not (event.logger and rx(sig.logger).search(event.logger)):
         return None
+    if sig.exception is not None and sig.exception != any(not e.synthetic for e in event.exceptions):
+        return None
     texts = (sig.text,) if isinstance(sig.text, str) else sig.text
     if sig.type:
         type_pattern = type_rx(sig.type)
@@ -184,6 +188,16 @@ def _where_sentence(facts: dict[str, str]) -> str:
     return f" Raised at {culprit}" + (f": {line}." if line else ".")
 
 
+def _locals_sentence(ev: Evidence, exc: Exc | None, rule: Rule | None, raw: dict[str, str]) -> str:
+    """What the crash frame's locals say: the rule's own reading of them, else those the crash line uses."""
+    frame = culprit_frame(ev, exc)
+    if frame is None or not frame.vars:
+        return ""
+    note = rule.explain_locals(frame, raw) if rule is not None and rule.explain_locals else None
+    note = note or line_variables(frame)
+    return f" {note}" if note else ""
+
+
 _SEVERITY_ORDER: tuple[Severity, ...] = ("low", "medium", "high", "critical")
 
 
@@ -203,9 +217,14 @@ def _adjust_severity(base: Severity, event: NormalizedEvent) -> Severity:
 
 def _recognised(hit: _Hit, ev: Evidence) -> AnalysisResult:
     rule = hit.rule
-    facts = render_facts(raw_facts(ev, hit.exc, hit.facts, rule), rule)
+    raw = raw_facts(ev, hit.exc, hit.facts, rule)
+    facts = render_facts(raw, rule)
     summary = _sentence(fill(rule.summary, facts, rule.defaults).rstrip(".")) + _context_suffix(facts) + "."
-    root_cause = fill(rule.root_cause, facts, rule.defaults) + _where_sentence(facts)
+    root_cause = (
+        fill(rule.root_cause, facts, rule.defaults)
+        + _where_sentence(facts)
+        + _locals_sentence(ev, hit.exc, rule, raw)
+    )
     if hit.confidence < GUESS_BELOW and hit.sig.text:
         root_cause += (
             f" This reading rests on the event's wording ({_evidence(ev)}), not on an unambiguous error "
@@ -256,7 +275,10 @@ def _unrecognised(ev: Evidence) -> AnalysisResult:
         root_cause=(
             f"This error was not recognised by the rule-based analyser ({MODEL_NAME}, not an LLM), so it "
             f"does "
-            "not guess a root cause. What the event shows: " + "; ".join(seen) + "."
+            "not guess a root cause. What the event shows: "
+            + "; ".join(seen)
+            + "."
+            + _locals_sentence(ev, ev.exceptions[-1] if ev.exceptions else None, None, {})
         ),
         suggested_fix=fill(
             "1. Open the event's stack trace and breadcrumbs[[ starting at {culprit}]] and reproduce it with "

@@ -13,6 +13,8 @@ from functools import cache
 from urllib.parse import urlsplit
 
 from app.analysis.markdown import code_span
+from app.analysis.providers.heuristic.advice import ADVICE_NAMES, advice_for
+from app.analysis.providers.heuristic.platform import runtime_of
 from app.analysis.providers.heuristic.rule import Evidence, Exc, Rule
 from app.events.model import Frame
 
@@ -97,8 +99,8 @@ DB_ENGINES = (
 )
 
 # Facts we compute ourselves (trusted text); every other fact is event text and goes in a code span.
-# Facts we compute ourselves (trusted text); every other fact is event text and goes in a code span.
-TRUSTED_FACTS = frozenset({"db", "service", "status"})
+# The advice phrases (advice.ADVICE_NAMES) are ours too.
+TRUSTED_FACTS = frozenset({"db", "service", "status", "runtime"})
 
 _OPTIONAL = re.compile(r"\[\[(.+?)\]\]", re.S)
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -194,6 +196,10 @@ def raw_facts(ev: Evidence, exc: Exc | None, found: dict[str, str], rule: Rule |
     facts["route"] = ev.route or ""
     if ev.event.status_code is not None:
         facts["status"] = str(ev.event.status_code)
+    runtime = runtime_of(ev.event)
+    facts["runtime"] = runtime.label
+    for name, text in advice_for(runtime).items():
+        facts.setdefault(name, text)
     if rule is not None and rule.derive is not None:
         facts.update(rule.derive(ev, facts))
     return {name: value for name, value in facts.items() if value}
@@ -202,6 +208,7 @@ def raw_facts(ev: Evidence, exc: Exc | None, found: dict[str, str], rule: Rule |
 def render_facts(raw: dict[str, str], rule: Rule | None) -> dict[str, str]:
     """Facts as markdown: event text in code spans, our own text (TRUSTED_FACTS, the rule's) as is."""
     trusted = TRUSTED_FACTS | rule.trusted if rule is not None else TRUSTED_FACTS
+    trusted |= ADVICE_NAMES
     return {name: value if name in trusted else code_span(value) for name, value in raw.items()}
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.analysis.providers.base import Severity
+from app.analysis.providers.heuristic.variables import Explain
 from app.events.model import Frame, NormalizedEvent
 
 
@@ -25,6 +26,8 @@ class Sig:
     code:   regex searched in the frames' module, file name, function and source line.
     status: the event's HTTP status code is one of these.
     logger: regex searched in the logger name.
+    exception: the event has (True) or has no (False) exception; a synthetic one (a stack trace attached
+            to a message) does not count.
     confidence: replaces the rule's confidence for this (stronger or weaker) signature.
     Named groups become facts; a trailing digit is dropped (`host2` -> `host`) so alternatives can share one.
     """
@@ -34,6 +37,7 @@ class Sig:
     code: str | None = None
     status: tuple[int, ...] = ()
     logger: str | None = None
+    exception: bool | None = None
     confidence: float | None = None
 
 
@@ -77,6 +81,8 @@ class Rule:
     derive:   computes facts only this rule's templates use.
     trusted:  names of facts `derive` writes as our own text (already safe markdown); every other fact
               is event text and is rendered as a code span.
+    explain_locals: what the crash frame's local variables say about this failure (`variables.py`);
+              without it, or when it finds nothing, the analysis lists the locals the crash line uses.
     """
 
     id: str
@@ -90,3 +96,4 @@ class Rule:
     defaults: dict[str, str] = field(default_factory=dict)
     derive: Derive | None = None
     trusted: frozenset[str] = frozenset()
+    explain_locals: Explain | None = None

@@ -7,9 +7,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from app.analysis.providers.heuristic.advice import advice_for
+from app.analysis.providers.heuristic.platform import Runtime, runtime_of
 from app.analysis.providers.heuristic.registry import register
 from app.analysis.providers.heuristic.rule import Evidence, Rule, Sig
-from app.events.model import NormalizedEvent
+from app.analysis.providers.heuristic.variables import (
+    explain_empty_sequence,
+    explain_missing_key,
+    explain_nullish,
+    explain_zero,
+)
 
 
 def _repeating_frame(ev: Evidence, facts: dict[str, str]) -> dict[str, str]:
@@ -23,46 +30,15 @@ def _repeating_frame(ev: Evidence, facts: dict[str, str]) -> dict[str, str]:
     return {"repeating": f"{where} in {function}".strip()} if seen >= 3 else {}
 
 
-# How to handle the empty case, and what catches the rest, by where the code runs (issue 19): a
-# browser has no HTTP status to answer with, and only Python has `Optional` hints.
-_EMPTY_CASE = {
-    "browser": (
-        "render a loading or empty state while the data has not arrived or lacks the field, check the "
-        "shape of the API response before using it, and that a DOM element exists before touching it",
-        "optional chaining (`?.`) and TypeScript's strict null checks",
-    ),
-    "server": (
-        "a 404 or validation error when a record is missing, or a default — instead of a 500",
-        "strict null checks",
-    ),
-    "python": (
-        "a 404 or validation error when a record is missing, or a default — instead of a 500",
-        "`Optional` type hints checked by mypy or pyright",
-    ),
-}
-
-
-def runs_in(event: NormalizedEvent) -> str:
-    """browser, python or server: where the event's code ran, from its platform and SDK."""
-    sdk = str(event.sdk.get("name") or "")
-    if event.platform == "javascript" and not re.search(r"\bnode\b|serverless|bun|deno", sdk):
-        return "browser"
-    if event.platform == "python" or sdk.startswith("sentry.python"):
-        return "python"
-    return "server"
-
-
 def _nullish(ev: Evidence, facts: dict[str, str]) -> dict[str, str]:
-    """`nullish` in the language's own word: Python's None (not "NoneType"), or null for Java/.NET;
-    and the advice on the empty case that fits where the code runs."""
-    python = facts.get("nullish") == "NoneType" or "NoneType" in ev.text  # only Python says NoneType
-    empty_case, guards = _EMPTY_CASE["python" if python else runs_in(ev.event)]
-    derived = {"empty_case": empty_case, "guards": guards}
-    if python:
-        derived["nullish"] = "None"
-    elif "nullish" not in facts and re.search(r"Null(?:Pointer|Reference)Exception", ev.text):
-        derived["nullish"] = "null"
-    return derived
+    """`nullish` in the language's own word: Python's None (not "NoneType"), or null for Java/.NET. Only
+    Python says NoneType, so an event that does is Python's whatever its platform says."""
+    if facts.get("nullish") == "NoneType" or "NoneType" in ev.text:
+        python = advice_for(Runtime("python", runtime_of(ev.event).setting))
+        return {"nullish": "None", "null_guards": python["null_guards"]}
+    if "nullish" not in facts and re.search(r"Null(?:Pointer|Reference)Exception", ev.text):
+        return {"nullish": "null"}
+    return {}
 
 
 register(
@@ -164,11 +140,11 @@ register(
         fix=(
             "1. At {culprit}, find the expression that was {nullish}[[ (the one whose {attr} was read)]] and "
             "trace where it comes from.\n"
-            "2. Handle the empty case explicitly: {empty_case}.\n"
-            "3. Add a regression test with the missing value; {guards} catch the rest."
+            "2. Handle the empty case explicitly: {missing_answer}.\n"
+            "3. Add a regression test with the missing value; {null_guards} catch the rest."
         ),
         derive=_nullish,
-        trusted=frozenset({"empty_case", "guards"}),
+        explain_locals=explain_nullish,
     ),
     Rule(
         id="missing-key",
@@ -180,6 +156,8 @@ register(
             Sig(text=r"KeyError: ['\"]?(?P<key>[^'\"\n]+)['\"]?", confidence=0.8),
             Sig(text=r"Undefined (?:index|array key|offset):?\s*['\"]?(?P<key>[^'\"\n]+)['\"]?"),
             Sig(text=r"key not found: (?P<key>\S+)"),
+            Sig(text=r"The given key '(?P<key>[^'\n]+)' was not present in the dictionary"),
+            Sig(type=r"KeyNotFoundException", confidence=0.75),
             Sig(type=r"KeyError", confidence=0.75),
         ),
         summary="Key {key} was missing from a dict/mapping",
@@ -189,12 +167,12 @@ register(
             "whose shape changed, a config dict without a default, or a cached entry in an older format."
         ),
         fix=(
-            "1. At {culprit}, decide whether {key} is required: if so, validate the input at the boundary "
-            "(schema/serializer) and answer 400/422 naming the field; if optional, use `.get()` with a "
-            "default.\n"
+            "1. At {culprit}, decide whether {key} is required: if so, validate the input where it enters "
+            "(a schema) and {reject_input}; if optional, read it with {safe_lookup}.\n"
             "2. If the data comes from an external API, validate its shape and handle the missing field.\n"
             "3. Add a test with a payload that lacks the key."
         ),
+        explain_locals=explain_missing_key,
     ),
     Rule(
         id="index-out-of-range",
@@ -217,11 +195,11 @@ register(
             "in a loop."
         ),
         fix=(
-            "1. At {culprit}, check the length (or use a safe accessor like `.first()` / `next(iter(x), "
-            "None)`) before indexing.\n"
-            "2. Handle the empty case explicitly (404, a default) instead of a 500.\n"
+            "1. At {culprit}, check the length before indexing ({safe_index}).\n"
+            "2. Handle the empty case explicitly: {missing_answer}.\n"
             "3. Add a test with an empty/short input."
         ),
+        explain_locals=explain_empty_sequence,
     ),
     Rule(
         id="division-by-zero",
@@ -247,6 +225,7 @@ register(
             "2. Validate inputs that must be non-zero at the boundary.\n"
             "3. Add a test with the empty/zero case."
         ),
+        explain_locals=explain_zero,
     ),
     Rule(
         id="concurrency",
@@ -316,7 +295,7 @@ register(
         ),
         fix=(
             "1. At {culprit}, see which input reached this branch.\n"
-            "2. Implement it, or reject that input earlier with a clear 4xx error.\n"
+            "2. Implement it, or {reject_early}.\n"
             "3. Add a test for the case."
         ),
     ),
@@ -386,16 +365,14 @@ register(
         ),
         summary="A value had the wrong type: {error}",
         root_cause=(
-            "An operation received a value of a type it does not support ({error}). Usually data from "
-            "outside "
-            "(JSON, form fields, query params and env vars are strings), a DB column or API field that "
-            "can be null or changed type, or a function whose return type differs across branches."
+            "An operation received a value of a type it does not support ({error}). In {runtime} code this "
+            "usually comes from {type_source}."
         ),
         fix=(
             "1. At {culprit}, inspect the actual type and value of the operands.\n"
-            "2. Convert and validate at the boundary (parse numbers and dates once, with a schema) so "
-            "internal code gets the types it expects.\n"
-            "3. Add type hints and run a type checker (mypy, pyright, TypeScript strict) in CI."
+            "2. Convert and validate where the data enters (parse it once, with a schema) so the code after "
+            "it gets the types it expects.\n"
+            "3. Catch the rest before production with {type_check}."
         ),
     ),
 )

@@ -42,7 +42,9 @@ register(
                 confidence=0.9,
             ),
             Sig(text=r"Unexpected end of JSON input|\bis not valid JSON\b", confidence=0.9),
+            Sig(type=r"SyntaxError", text=r"\bin JSON at position \d+|^JSON\.parse: ", confidence=0.9),
             Sig(text=r"invalid character '(?P<token>[^'\n])' looking for beginning of value"),
+            Sig(text=r"'(?P<token>[^'\n]{1,8})' is an invalid start of a value"),
             Sig(
                 text=r"Unexpected character \('(?P<token>[^'\n])' \(code \d+\)\)|Unrecognized token "
                 r"'(?P<token2>[^'\n]+)'"
@@ -71,7 +73,7 @@ register(
             "to see what actually arrived.\n"
             "2. Check the HTTP status and `Content-Type` before parsing a response, and raise a clear "
             "upstream error otherwise.\n"
-            "3. For client input, answer 400 on invalid JSON instead of 500."
+            "3. {bad_json_answer}"
         ),
         derive=_body_hint,
         trusted=frozenset({"body_hint", "body_hint_long"}),
@@ -162,7 +164,8 @@ register(
             ),
             Sig(text=r"Validation failed: (?P<detail>[^\n]+)", confidence=0.8),
             Sig(
-                type=r"ValueError|IllegalArgumentException|ArgumentError|ValidationError|InvalidArgument\w*",
+                type=r"ValueError|IllegalArgumentException|ArgumentError|ValidationError|InvalidArgument\w*"
+                r"|RangeError|Argument(?:OutOfRange)?Exception|FormatException|DomainException",
                 confidence=0.5,
             ),
             Sig(text=r"\bValueError\b|IllegalArgumentException|\bValidationError\b", confidence=0.5),
@@ -175,8 +178,7 @@ register(
             "holds an unexpected value."
         ),
         fix=(
-            "1. Validate and parse input at the boundary (a request schema) and answer 400/422 naming the "
-            "offending field instead of 500.\n"
+            "1. Validate and parse input where it enters (a schema) and {reject_input}.\n"
             "2. If the value came from your own data or a dependency, find where the bad value was "
             "written or returned.\n"
             "3. Add a test with this input."

@@ -73,6 +73,7 @@ _DB_CONNECT_REFUSED = Rule(
         Sig(text=r"Can't connect to (?:local )?MySQL server (?:on|through socket) '(?P<addr>[^'\n]+)'"),
         Sig(text=r"Connection to (?P<addr>[\w.-]+:\d+) refused", confidence=0.9),
         Sig(text=(REFUSED, _DB_PORTS)),
+        Sig(text=(REFUSED, r"\bSQLSTATE\[")),  # PDO: "SQLSTATE[HY000] [2002] Connection refused"
         Sig(type=r"ConnectionBad", confidence=0.75),
     ),
     summary="{db}[[ at {addr}]] refused the connection",
@@ -423,7 +424,7 @@ register(
             "1. Make the write idempotent: `INSERT ... ON CONFLICT ... DO NOTHING` / `DO UPDATE` (MySQL: "
             "`ON DUPLICATE KEY UPDATE`) on {columns}, or get-or-create that catches the integrity error and "
             "re-reads.\n"
-            "2. Turn a remaining duplicate into a 409 Conflict with a clear message instead of a 500.\n"
+            "2. {duplicate_answer}\n"
             "3. For double submits, accept an idempotency key from the client."
         ),
     ),
@@ -452,8 +453,7 @@ register(
             "reference it."
         ),
         fix=(
-            "1. Validate referenced ids before writing and answer 404/422 for a missing parent instead of"
-            " 500.\n"
+            "1. Validate referenced ids before writing; for a missing parent, {reject_input}.\n"
             "2. For deletes, decide the intended behaviour: delete or detach children first, or declare "
             "`ON DELETE CASCADE` / `SET NULL` in a migration.\n"
             "3. Make sure parent and child are written in the right order within one transaction."

@@ -122,7 +122,7 @@ register(
             "or incidents.\n"
             "2. Retry idempotent calls with backoff inside a short overall deadline, and add a circuit "
             "breaker so an outage of the dependency does not tie up every worker.\n"
-            "3. Answer a clear 502/503 (or serve cached/degraded data) instead of a 500."
+            "3. {degrade}"
         ),
         defaults={"url": "an upstream service", "upstream_status": "5xx"},
     ),
@@ -206,8 +206,7 @@ register(
             "instances or services."
         ),
         fix=(
-            "1. Catch token verification errors in the auth layer and answer 401 (with `WWW-Authenticate`) "
-            "instead of 500.\n"
+            "1. {token_answer}\n"
             "2. If signatures are invalid, check that every instance/service uses the same signing key/JWKS "
             "and algorithm.\n"
             "3. Have clients refresh tokens before expiry; allow a little clock skew (`leeway`)."
@@ -235,8 +234,7 @@ register(
             "yet committed/replicated. Unhandled, the miss becomes a server error instead of a 404."
         ),
         fix=(
-            "1. If the record can legitimately be missing, answer 404 (`get_object_or_404`, `one_or_none()` "
-            "plus an explicit 404).\n"
+            "1. {not_found_answer}\n"
             "2. If it must exist, find why it does not (deleted by another flow, a wrong id, replica lag, "
             "reading before the writing transaction committed).\n"
             "3. Add a test for the missing-record case."
