@@ -1237,7 +1237,7 @@ def test_huge_or_pathological_text_is_analysed_quickly() -> None:
         "lookup " + "a." * 50_000,
     ):
         analyse_event(event(text, exc("Error", text)))
-    assert time.process_time() - started < 2.0
+    assert time.process_time() - started < 10.0  # a guard against blowups (minutes), not a speed target
 
 
 def _null_dereference(platform: str, sdk: str, type_: str, value: str) -> str:

@@ -705,9 +705,12 @@ def _distinct_iban_candidates() -> str:
     ],
 )
 def test_hostile_input_is_handled_in_bounded_time(text: str) -> None:
+    # A guard against super-linear work (regex backtracking, rescanning from every failed candidate),
+    # which on 1 MB takes minutes; not a speed target (bench/ measures speed). Each case takes about
+    # 1 s of CPU on a loaded 2-core machine, hence the 10x margin.
     start = time.process_time()  # CPU time: the work done, whatever else the machine runs
     redact_text(text)
-    assert time.process_time() - start < 1.0
+    assert time.process_time() - start < 10.0
 
 
 # --- properties -----------------------------------------------------------------------------------
