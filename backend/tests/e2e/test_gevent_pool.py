@@ -57,8 +57,11 @@ def test_soft_time_limit_cuts_a_stuck_llm_call_in_the_gevent_pool(live_server, w
     # Cut at the soft limit (the call hangs for 30 s), recorded as a retry, then answered by the second
     # call, long before the first call's answer or the 20 s hard limit would come.
     wait_until(lambda: scalar("SELECT status FROM issue_analyses") == "done", timeout_s=60)
-    assert scalar("SELECT attempts FROM issue_analyses") == 2
-    assert fake_llm.call_count == 2
+    # Two attempts, one LLM call each. The 1 s limit holds for the retry too, so on a loaded machine
+    # a slow second call may be cut as well: more attempts, still one call each and no lost analysis.
+    attempts = scalar("SELECT attempts FROM issue_analyses")
+    assert attempts >= 2
+    assert fake_llm.call_count == attempts
 
 
 def test_one_gevent_worker_runs_many_llm_calls_at_once(live_server, workers, fake_llm):  # noqa: F811
