@@ -67,17 +67,20 @@ def keys_of(value: Any) -> list[str] | None:
     return None
 
 
-def on_the_line(frame: Frame) -> list[tuple[str, Any]]:
-    """The frame's locals in the order the crash line uses them; all of them when the line names none."""
+def used_on_the_line(frame: Frame) -> list[tuple[str, Any]]:
+    """The frame's locals the crash line names, in the order it names them."""
     line = frame.context_line or ""
     used = [
         (match.start(), name, value)
         for name, value in frame.vars.items()
         if (match := re.search(rf"(?<![\w.$]){re.escape(str(name))}(?![\w$])", line))
     ]
-    if used:
-        return [(name, value) for _, name, value in sorted(used, key=lambda item: item[0])]
-    return list(frame.vars.items())
+    return [(name, value) for _, name, value in sorted(used, key=lambda item: item[0])]
+
+
+def on_the_line(frame: Frame) -> list[tuple[str, Any]]:
+    """The locals the crash line names; all of them when it names none."""
+    return used_on_the_line(frame) or list(frame.vars.items())
 
 
 def _first(frame: Frame, test: Callable[[Any], bool]) -> tuple[str, Any] | None:
@@ -128,10 +131,7 @@ def explain_empty_sequence(frame: Frame, facts: dict[str, str]) -> str | None:
 
 def line_variables(frame: Frame) -> str | None:
     """The generic sentence: the locals the crash line uses, for a reader to check."""
-    if not frame.vars or not frame.context_line:
-        return None
-    line = frame.context_line
-    used = [item for item in on_the_line(frame) if re.search(rf"\b{re.escape(str(item[0]))}\b", line)]
+    used = used_on_the_line(frame)
     if not used:
         return None
     listed = ", ".join(shown(name, value) for name, value in used[:MAX_SHOWN])

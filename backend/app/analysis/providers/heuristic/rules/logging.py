@@ -85,11 +85,11 @@ def _log_facts(ev: Evidence, facts: dict[str, str]) -> dict[str, str]:
     if crumbs:
         listed = "; ".join(code_span(_crumb_line(c), 120) for c in reversed(crumbs))
         derived["crumbs_note"] = f"The last breadcrumbs before it, newest first: {listed}."
-    derived["search_for"] = template or first_words(event.message or "")
+    derived["search_for"] = template or _first_words(event.message or "")
     return {name: value for name, value in derived.items() if value}
 
 
-def first_words(message: str) -> str:
+def _first_words(message: str) -> str:
     """The start of a formatted message, before its first number or quoted value (what a search for
     the log call can use)."""
     head = re.split(r"[\d'\"]", message.strip(), maxsplit=1)[0].strip()
