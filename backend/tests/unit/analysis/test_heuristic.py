@@ -946,6 +946,7 @@ def test_seed_server_error_is_unknown_and_says_so() -> None:
     assert "not an LLM" in result.root_cause
     assert "no stack trace was sent" in result.root_cause
     assert result.severity == "medium"
+    assert "2. Report the exception itself, not only a message" in result.suggested_fix
 
 
 @pytest.mark.parametrize(
@@ -1066,6 +1067,9 @@ def test_unrecognised_error_is_unknown_with_low_confidence_and_facts() -> None:
     assert "`app/flux.py:88 in charge_capacitor`" in result.root_cause
     assert "`capacitor.charge(gigawatts)`" in result.root_cause
     assert "FluxCapacitorError: 1.21 gigawatts required" in result.summary
+    # It has a stack trace: no advice to send one; the steps are numbered without a gap.
+    assert "only a message" not in result.suggested_fix
+    assert "\n2. For a deeper analysis configure an LLM provider" in result.suggested_fix
 
 
 def test_an_empty_event_is_unknown_with_the_lowest_confidence() -> None:

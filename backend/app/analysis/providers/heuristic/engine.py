@@ -270,6 +270,19 @@ def _unrecognised(ev: Evidence) -> AnalysisResult:
     if event.status_code is not None and event.status_code < 500:
         severity = "low"
     severity = _adjust_severity(severity, event)
+    steps = [
+        "Open the event's stack trace and breadcrumbs[[ starting at {culprit}]] and reproduce it with the "
+        "same request[[ ({route})]]."
+    ]
+    if not any(exc.frames for exc in event.exceptions):
+        steps.append(
+            "Report the exception itself, not only a message (a Sentry SDK, or a `stack` field), so the "
+            "raising line is known."
+        )
+    steps.append(
+        "For a deeper analysis configure an LLM provider (`LLM_PROVIDER=openai` or `anthropic`) and "
+        "re-analyse this issue."
+    )
     return AnalysisResult(
         summary=f"Not recognised by the rule-based analyser: {what}{_context_suffix(facts)}.",
         root_cause=(
@@ -280,16 +293,7 @@ def _unrecognised(ev: Evidence) -> AnalysisResult:
             + "."
             + _locals_sentence(ev, ev.exceptions[-1] if ev.exceptions else None, None, {})
         ),
-        suggested_fix=fill(
-            "1. Open the event's stack trace and breadcrumbs[[ starting at {culprit}]] and reproduce it with "
-            "the same request[[ ({route})]].\n"
-            "2. If the client sends only a message, report the exception itself (a Sentry SDK, or a `stack` "
-            "field) so the raising line is known.\n"
-            "3. For a deeper analysis configure an LLM provider (`LLM_PROVIDER=openai` or `anthropic`) and "
-            "re-analyse this issue.",
-            facts,
-            {},
-        ),
+        suggested_fix=fill("\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1)), facts, {}),
         severity=severity,
         category=UNKNOWN_CATEGORY,
         confidence=0.1 if has_text else 0.05,
