@@ -3,27 +3,14 @@ print works for logging in and reading the API."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import httpx
 
 from app.cli_setup import FIRST_ADMIN_EMAIL, ensure_first_run_objects
 from tests.support.dashboard import csrf_of, make_project
 from tests.support.db import scalar
-from tests.support.processes import BACKEND_DIR
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=BACKEND_DIR,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-    )
+from tests.support.processes import run_cli
 
 
 def can_log_in(base_url: str, email: str, password: str) -> bool:

@@ -7,10 +7,6 @@ provider was sent is what the fake server recorded.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import httpx
 import pytest
 
@@ -21,7 +17,7 @@ from tests.e2e import llm_helpers
 from tests.e2e.llm_helpers import API_KEY, TaskWatch, analyses, llm_env, post_event, wait_final
 from tests.fake_llm.server import DEFAULT_ANSWER, FakeLLMServer
 from tests.support.db import SEED_SQL, SEED_VERIFY_SQL, rows, scalar, wait_until
-from tests.support.processes import BACKEND_DIR
+from tests.support.processes import run_cli
 
 fake_llm = llm_helpers.fake_llm
 
@@ -140,17 +136,6 @@ def test_a_thousand_events_of_one_error_cost_one_call(live_server, workers, fake
     assert scalar("SELECT times_seen FROM issues") == 1000
     assert [a["status"] for a in analyses()] == ["done"]
     assert fake_llm.call_count == 1
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=BACKEND_DIR,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_reanalyse_cli_makes_a_new_generation_with_exactly_one_more_call(

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from tests.support.dashboard import login, make_token, make_user
 from tests.support.db import rows, scalar, wait_until
 from tests.support.js_events import BUNDLE_URL, FIXTURES, minified_event, v8_stack
 from tests.support.js_tools import node, sentry_cli
-from tests.support.processes import BACKEND_DIR
+from tests.support.processes import run_cli
 from tests.support.sentry import SentryProject, envelope, make_project, post_envelope
 
 ORG = "acme"  # any organisation slug names Faultline's one organisation
@@ -35,18 +34,8 @@ ORIGINAL_STACK = [
 ]
 
 
-def run_app(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=BACKEND_DIR,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-    )
-
-
 def upload_token(project: SentryProject, *scope: str) -> str:
-    made = run_app("create-token", "upload", "--project", str(project.id), *scope)
+    made = run_cli("create-token", "upload", "--project", str(project.id), *scope)
     assert made.returncode == 0, made.stderr
     return made.stdout.strip()
 
@@ -195,7 +184,7 @@ def test_events_before_their_bundle_are_resolved_by_reprocess_and_by_reanalysis(
     )  # fmt: skip
     assert upload.returncode == 0, upload.stderr
 
-    again = run_app("reprocess", str(early["id"]))
+    again = run_cli("reprocess", str(early["id"]))
     assert again.returncode == 0, again.stderr
     assert "4 frame(s) resolved" in again.stdout
     assert original(stored(early["data"]["event_id"])) == ORIGINAL_STACK

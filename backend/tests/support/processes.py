@@ -19,6 +19,18 @@ BACKEND_DIR = Path(__file__).resolve().parents[2]
 ARTIFACTS = BACKEND_DIR / "tests" / "artifacts"
 
 
+def run_cli(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m app ARGS` as a user runs it, with this test run's environment; its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=BACKEND_DIR,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
