@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
+from app.api.schemas import ErrorOut
 from app.auth.dependencies import ApiScope, DbSession
 from app.auth.service import WRITE_SCOPE, TokenScope
 from app.config import get_settings
@@ -31,7 +32,14 @@ from app.models import Project, project_slug
 from app.projects import repository as projects
 from app.sourcemaps.uploads import service as uploads
 
-router = APIRouter(prefix="/api/0", tags=["sentry-cli uploads"], include_in_schema=True)
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "A malformed request, chunk or bundle, or an unknown project"},
+    401: {"model": ErrorOut, "description": "Missing, invalid or revoked bearer token"},
+    403: {"model": ErrorOut, "description": "The token lacks project:write, or does not name the project"},
+    404: {"model": ErrorOut, "description": "No such project"},
+    413: {"model": ErrorOut, "description": "A chunk or bundle over the upload limits"},
+}
+router = APIRouter(prefix="/api/0", tags=["sentry-cli uploads"], responses=RESPONSES)
 
 Slug = Annotated[str, Path(min_length=1, max_length=200)]
 ORGANIZATION = {"id": "1", "slug": "faultline", "name": "Faultline"}

@@ -5,10 +5,11 @@ map of each frame's file: the minified source and map sharing the debug id the e
 minified source uploaded under the event's release (and dist) at one of the frame's `~/` URLs, with
 the map its `sourcemap` header names in the same bundle (the newest upload wins).
 
-Two caches keep ingest fast, both LRUs of `sourcemap_cache_size` entries: which bundle files a debug
-id or release URL resolved to (a found pair never changes: bundles are not edited; nothing found is
-not remembered, so a bundle uploaded later is seen by the next event), and the parsed maps of those
-files (parsing a large map takes far longer than resolving a frame).
+Two caches keep ingest fast, both LRUs: which bundle files a debug id or release URL resolved to
+(for good for a debug id, which names one build's files; for RELEASE_PAIR_TTL_S for a release URL,
+which a later upload of the release may take over; nothing found is not remembered, so a bundle
+uploaded later is seen by the next event), and the parsed maps of those files
+(`sourcemap_cache_size`; parsing a large map takes far longer than resolving a frame).
 
 The SQL is written once for async and sync connections: the lookup is a generator yielding its
 queries (`Query`), run by `drive` (the digester, the API) or `sync_drive` (the CLI).
@@ -16,6 +17,7 @@ queries (`Query`), run by `drive` (the digester, the API) or `sync_drive` (the C
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Generator, Hashable
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ WHERE s.project_id = %(project)s AND s.release = %(release)s AND s.dist IS NOT D
   AND s.url = ANY(%(urls)s::text[]) AND s.type = 'minified_source'
 ORDER BY 3 DESC
 """
+RELEASE_PAIR_TTL_S = 60.0
 CONTENT_SQL = "SELECT id, content FROM artifact_bundle_files WHERE id = ANY(%(ids)s::bigint[])"
 
 K = TypeVar("K", bound=Hashable)
@@ -82,6 +85,11 @@ class _Pair:
     map_id: int
     map_url: str
     resolved_with: str
+    found_at: float  # time.monotonic()
+
+    def fresh(self, now: float) -> bool:
+        # A debug id names one build's files for good; a release's URL may be uploaded again.
+        return self.resolved_with == "debug_id" or now - self.found_at < RELEASE_PAIR_TTL_S
 
 
 Rows = list[tuple[Any, ...]]
@@ -125,6 +133,10 @@ class SourceMapStore:
         """Each wanted frame location's map, where one was uploaded (the digester)."""
         return await drive(conn, self.lookup(project_id, wants))
 
+    def _known(self, key: tuple[Any, ...], now: float) -> bool:
+        pair = self.pairs.get(key)
+        return pair is not None and pair.fresh(now)
+
     def lookup(self, project_id: int, wants: MapWants) -> Lookup:
         """The lookup as a generator of its queries (see `drive`)."""
         # Cache keys: by debug id within the project; by URL within the project, release and dist.
@@ -133,7 +145,8 @@ class SourceMapStore:
         }
         for location, urls in wants.urls.items():
             keys[location] = [(project_id, "release", wants.release, wants.dist, url) for url in urls]
-        unknown = {key for candidates in keys.values() for key in candidates if self.pairs.get(key) is None}
+        now = time.monotonic()
+        unknown = {key for candidates in keys.values() for key in candidates if not self._known(key, now)}
         if unknown:
             rows = yield Query(
                 FIND_SQL,
@@ -148,7 +161,7 @@ class SourceMapStore:
             for how, key, source_id, map_id, found_map_url in reversed(rows):  # newest last
                 scope = (how,) if how == "debug_id" else (how, wants.release, wants.dist)
                 cache_key = (project_id, *scope, key)
-                self.pairs.put(cache_key, _Pair(source_id, map_id, found_map_url or "", how))
+                self.pairs.put(cache_key, _Pair(source_id, map_id, found_map_url or "", how, now))
         pairs = {}
         for location, candidates in keys.items():
             pair = next((p for k in candidates if (p := self.pairs.get(k)) is not None), None)

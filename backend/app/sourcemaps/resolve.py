@@ -113,7 +113,8 @@ def _debug_images(payload: dict[str, Any]) -> dict[str, str]:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    # PostgreSQL text holds no NUL: such a value matches nothing stored, and is never sent to look up.
+    return value if isinstance(value, str) and value and "\x00" not in value else None
 
 
 def wanted_maps(payload: dict[str, Any]) -> MapWants:
@@ -123,7 +124,7 @@ def wanted_maps(payload: dict[str, Any]) -> MapWants:
     for frame in _payload_frames(payload):
         location = frame_location(frame)
         positioned = isinstance(frame.get("lineno"), int) and isinstance(frame.get("colno"), int)
-        if location is None or not positioned:
+        if _text(location) is None or not positioned:
             continue
         if images is None:
             images = _debug_images(payload)

@@ -123,6 +123,9 @@ def test_nothing_is_wanted_without_a_release_or_debug_id_or_position() -> None:
     no_position = [{"function": "i", "lineno": 1}]
     assert not wanted_maps(minified_event(no_position, debug_id=DEBUG_ID))
     assert not wanted_maps({"exception": "not a list", "debug_meta": []})
+    # PostgreSQL text holds no NUL: nothing is looked up for such a file or release.
+    assert not wanted_maps(minified_event(fixture_stack("build-a"), release="1.0", url="https://x/a\x00.js"))
+    assert not wanted_maps(minified_event(fixture_stack("build-a"), release="1.0\x00"))
 
 
 @pytest.mark.parametrize(
