@@ -112,6 +112,11 @@ def _debug_images(payload: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+def _position(value: Any) -> bool:
+    """A line or column symbolic can look up (1-based, an unsigned 32-bit number)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**32
+
+
 def _text(value: Any) -> str | None:
     # PostgreSQL text holds no NUL: such a value matches nothing stored, and is never sent to look up.
     return value if isinstance(value, str) and value and "\x00" not in value else None
@@ -123,7 +128,7 @@ def wanted_maps(payload: dict[str, Any]) -> MapWants:
     images: dict[str, str] | None = None
     for frame in _payload_frames(payload):
         location = frame_location(frame)
-        positioned = isinstance(frame.get("lineno"), int) and isinstance(frame.get("colno"), int)
+        positioned = _position(frame.get("lineno")) and _position(frame.get("colno"))
         if _text(location) is None or not positioned:
             continue
         if images is None:
@@ -184,10 +189,13 @@ def resolve_frames(frames: list[Frame], maps: dict[str, FoundMap]) -> int:
     for frame in frames:
         location = frame_location(frame)
         found = maps.get(location) if location else None
-        if found is None or frame.lineno is None or frame.colno is None:
+        if found is None or not _position(frame.lineno) or not _position(frame.colno):
             caller_name = None
             continue
-        token = found.map.cache.lookup(frame.lineno, frame.colno, CONTEXT_LINES)
+        try:
+            token = found.map.cache.lookup(frame.lineno, frame.colno, CONTEXT_LINES)
+        except Exception:  # symbolic's own errors: the frame stays as sent, the event is stored
+            token = None
         if token is None or token.src is None:
             caller_name = None
             continue

@@ -91,6 +91,13 @@ def test_frames_of_files_without_a_map_stay_as_sent() -> None:
     assert [f.function for f in event.exceptions[0].frames] == [f["function"] for f in stack]
 
 
+def test_frames_at_impossible_positions_stay_as_sent() -> None:
+    stack = [{"function": "i", "lineno": -1, "colno": 206}, {"function": "i", "lineno": 1, "colno": 2**40}]
+    event = normalize_sentry_event(minified_event(stack, debug_id=DEBUG_ID), received_at=NOW)
+    assert resolve_event(event, {BUNDLE_URL: build_map("build-a")}) == 0
+    assert not wanted_maps(minified_event(stack, debug_id=DEBUG_ID))
+
+
 def test_a_map_symbolic_cannot_read_is_no_map() -> None:
     assert parse_map(b"x", b"{not json", "~/a.js.map") is None
 
