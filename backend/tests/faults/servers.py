@@ -380,23 +380,27 @@ class Stack:
         raw = redis.Redis.from_url(self.redis.url).hvals("unacked")
         return sorted(json.loads(entry)[0]["headers"]["id"] for entry in raw)
 
-    def redeliver_unacked(self) -> int:
-        """Put unacknowledged messages back on their queue, as kombu does once the visibility timeout
-        (an hour here) has passed: the late redelivery of a task whose worker died."""
+    def redeliver_unacked(self, task_ids: list[str]) -> list[str]:
+        """Put these unacknowledged tasks back on their queue, as kombu does once the visibility timeout
+        (an hour here) has passed: the late redelivery of tasks whose worker died. Only these: a live
+        worker's own unacknowledged tasks (those it is running) are left alone. Returns the ids found,
+        sorted."""
         import json
 
         import redis
 
         client = redis.Redis.from_url(self.redis.url)
-        restored = 0
+        restored: list[str] = []
         for tag, raw in client.hgetall("unacked").items():
             message, _exchange, routing_key = json.loads(raw)
+            if message["headers"]["id"] not in task_ids:
+                continue
             message["headers"]["redelivered"] = True
             client.rpush(routing_key or "ai_analysis", json.dumps(message))
             client.hdel("unacked", tag)
             client.zrem("unacked_index", tag)
-            restored += 1
-        return restored
+            restored.append(message["headers"]["id"])
+        return sorted(restored)
 
 
 class ApiServer:

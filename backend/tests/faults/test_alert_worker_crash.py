@@ -52,7 +52,7 @@ def test_sigkill_mid_delivery_sends_exactly_once(stack: Stack):
         assert len(receiver.acknowledged("/hook")) == 1
 
         # An hour later Redis hands out what the dead worker held: the claim makes it a no-op.
-        assert stack.redeliver_unacked() == len(held)
+        assert stack.redeliver_unacked(held) == sorted(held)
         wait_until(lambda: stack.unacked() == 0, timeout_s=60)
         wait_until(
             lambda: all(f"{task}] succeeded" in stack.children[-1].log() for task in held), timeout_s=60

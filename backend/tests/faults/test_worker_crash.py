@@ -66,7 +66,7 @@ def test_sigkill_of_the_worker_mid_analysis_is_retaken_after_the_lease(stack: St
     wait_until(lambda: stack.queue_length() == 0 and stack.unacked_task_ids() == held, timeout_s=60)
 
     # An hour later Redis redelivers what the dead worker held: the claim turns each into a no-op.
-    assert stack.redeliver_unacked() == len(held)
+    assert stack.redeliver_unacked(held) == sorted(held)
     wait_until(lambda: stack.queue_length() == 0 and stack.unacked() == 0, timeout_s=60)
     wait_until(lambda: f"{first_task}] succeeded" in stack.children[-1].log(), timeout_s=60)
     assert the_analysis(stack)["attempts"] == 2
