@@ -53,7 +53,7 @@ from app.ingest.envelope import parse_json_payload
 from app.ingest.inbox import INBOX_CHANNEL, SEED, Digested, InboxRow, inbox_box, unseal
 from app.metrics import events_stored
 from app.pg import FAST_TOAST_SQL, libpq_url
-from app.sourcemaps.lookup import SourceMapStore
+from app.sourcemaps.lookup import DIGEST_MISS_TTL_S, SourceMapStore
 from app.sourcemaps.resolve import FoundMap, wanted_maps
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class Digester:
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._wake = asyncio.Event()
         self.inbox_notices = 0  # inbox commits heard of so far (yield_pause reads how busy ingest is)
-        self.source_maps = SourceMapStore(config.source_map_cache_size)
+        self.source_maps = SourceMapStore(config.source_map_cache_size, remember_misses_s=DIGEST_MISS_TTL_S)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain the inbox whenever notified (or every poll_s) until `stop` is set."""

@@ -7,9 +7,12 @@ the map its `sourcemap` header names in the same bundle (the newest upload wins)
 
 Two caches keep ingest fast, both LRUs: which bundle files a debug id or release URL resolved to
 (for good for a debug id, which names one build's files; for RELEASE_PAIR_TTL_S for a release URL,
-which a later upload of the release may take over; nothing found is not remembered, so a bundle
-uploaded later is seen by the next event), and the parsed maps of those files
-(`sourcemap_cache_size`; parsing a large map takes far longer than resolving a frame).
+which a later upload of the release may take over), and the parsed maps of those files
+(`sourcemap_cache_size`; parsing a large map takes far longer than resolving a frame). A store may
+also remember what was not found, for `remember_misses_s` (the digester: DIGEST_MISS_TTL_S). Most
+events that want a map have none uploaded (any Node event with a release and columns), and without
+it each of them would cost ingest a query; a bundle uploaded later is then seen within that time.
+Re-processing (an explicit ask) remembers no misses.
 
 The SQL is written once for async and sync connections: the lookup is a generator yielding its
 queries (`Query`), run by `drive` (the digester, the API) or `sync_drive` (the CLI).
@@ -44,6 +47,7 @@ WHERE s.project_id = %(project)s AND s.release = %(release)s AND s.dist IS NOT D
 ORDER BY 3 DESC
 """
 RELEASE_PAIR_TTL_S = 60.0
+DIGEST_MISS_TTL_S = 2.0
 CONTENT_SQL = "SELECT id, content FROM artifact_bundle_files WHERE id = ANY(%(ids)s::bigint[])"
 
 K = TypeVar("K", bound=Hashable)
@@ -122,10 +126,12 @@ def sync_drive(conn: psycopg.Connection[Any], steps: Generator[Query, Rows, R]) 
 class SourceMapStore:
     """The maps of events, found in PostgreSQL and cached (one store per digester process)."""
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 64, remember_misses_s: float = 0.0) -> None:
         self.pairs: Lru[tuple[Any, ...], _Pair] = Lru(size * 16)
         self.parsed: Lru[tuple[int, int], ParsedMap] = Lru(size)
         self.broken: Lru[tuple[int, int], bool] = Lru(size)  # maps symbolic could not read
+        self.remember_misses_s = remember_misses_s
+        self.misses: Lru[tuple[Any, ...], float] = Lru(size * 16)  # key -> when nothing was found
 
     async def find(
         self, conn: psycopg.AsyncConnection[Any], project_id: int, wants: MapWants
@@ -135,7 +141,10 @@ class SourceMapStore:
 
     def _known(self, key: tuple[Any, ...], now: float) -> bool:
         pair = self.pairs.get(key)
-        return pair is not None and pair.fresh(now)
+        if pair is not None and pair.fresh(now):
+            return True
+        missed_at = self.misses.get(key)
+        return missed_at is not None and now - missed_at < self.remember_misses_s
 
     def lookup(self, project_id: int, wants: MapWants) -> Lookup:
         """The lookup as a generator of its queries (see `drive`)."""
@@ -158,10 +167,15 @@ class SourceMapStore:
                     "urls": sorted({k[4] for k in unknown if k[1] == "release"}),
                 },
             )
+            found_keys = set()
             for how, key, source_id, map_id, found_map_url in reversed(rows):  # newest last
                 scope = (how,) if how == "debug_id" else (how, wants.release, wants.dist)
                 cache_key = (project_id, *scope, key)
                 self.pairs.put(cache_key, _Pair(source_id, map_id, found_map_url or "", how, now))
+                found_keys.add(cache_key)
+            if self.remember_misses_s > 0:
+                for key in unknown - found_keys:
+                    self.misses.put(key, now)
         pairs = {}
         for location, candidates in keys.items():
             pair = next((p for k in candidates if (p := self.pairs.get(k)) is not None), None)

@@ -65,3 +65,16 @@ def test_a_release_urls_files_are_looked_up_again_after_a_while(monkeypatch: pyt
     monkeypatch.setattr(lookup.time, "monotonic", lambda: later)
     asked, maps = run(store, by_release(), [row])
     assert asked == ["find"] and maps[BUNDLE_URL].resolved_with == "release"  # the parsed map is kept
+
+
+def test_the_digesters_store_asks_again_for_what_was_missing_only_after_a_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = SourceMapStore(remember_misses_s=lookup.DIGEST_MISS_TTL_S)
+    assert run(store, by_release(), []) == (["find"], {})
+    assert run(store, by_release(), []) == ([], {})  # the next events of a burst cost no query
+    later = lookup.time.monotonic() + lookup.DIGEST_MISS_TTL_S + 1
+    monkeypatch.setattr(lookup.time, "monotonic", lambda: later)
+    row = ("release", "~/assets/app.min.js", 1, 2, "~/assets/app.min.js.map")
+    asked, maps = run(store, by_release(), [row])  # uploaded meanwhile: seen
+    assert asked == ["find", "content"] and maps[BUNDLE_URL].resolved_with == "release"
